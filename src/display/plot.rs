@@ -1,0 +1,365 @@
+//! Plots drawn with plotters, delivered as PNG and SVG with a plain-text description.
+//!
+//! Text is drawn with a font compiled into the binary (DejaVu Sans via ab_glyph), so axis labels
+//! appear on machines without any system fonts — CI containers, minimal student VMs.
+
+use std::sync::Once;
+
+use anyhow::{anyhow, Result};
+use base64::Engine as _;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::table::format_float;
+use super::Bundle;
+
+const FONT: &str = "sans-serif";
+const WIDTH: u32 = 800;
+const HEIGHT: u32 = 450;
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0x8c, 0x56, 0x4b),
+];
+
+fn register_embedded_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            // The font is compiled in and known to parse; a failure here is a build defect.
+            plotters::style::register_font(FONT, style, bytes)
+                .unwrap_or_else(|_| panic!("embedded font failed to load"));
+        }
+    });
+}
+
+/// One bar, optionally with an interval drawn as a whisker (e.g. a Wilson 95% CI).
+#[derive(Debug, Clone)]
+pub struct Bar {
+    pub label: String,
+    pub value: f64,
+    pub interval: Option<(f64, f64)>,
+}
+
+/// A named series of points; `line: false` draws markers only (e.g. measured data under a fit).
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub line: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum ChartKind {
+    Bars(Vec<Bar>),
+    Lines(Vec<Series>),
+}
+
+/// A chart description; [`render`] turns it into a bundle.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    /// Fixed y range; computed from the data when absent.
+    pub y_range: Option<(f64, f64)>,
+    pub kind: ChartKind,
+}
+
+/// Render a chart as `image/png` (base64), `image/svg+xml` and a `text/plain` description.
+pub fn render(chart: &Chart) -> Result<Bundle> {
+    register_embedded_font();
+    let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, chart)?;
+        root.present().map_err(|e| anyhow!("drawing PNG: {e}"))?;
+    }
+    let png = encode_png(&rgb, WIDTH, HEIGHT)?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, chart)?;
+        root.present().map_err(|e| anyhow!("drawing SVG: {e}"))?;
+    }
+    Ok(Bundle::default()
+        .with("text/plain", describe(chart))
+        .with(
+            "image/png",
+            base64::engine::general_purpose::STANDARD.encode(png),
+        )
+        .with("image/svg+xml", svg))
+}
+
+fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(out)
+}
+
+/// The text fallback: what a screen reader or a PDF export without images would show.
+pub fn describe(chart: &Chart) -> String {
+    let mut out = format!(
+        "[plot] {} — x: {}, y: {}\n",
+        chart.title, chart.x_label, chart.y_label
+    );
+    match &chart.kind {
+        ChartKind::Bars(bars) => {
+            for bar in bars {
+                out.push_str(&format!("  {}: {}", bar.label, format_float(bar.value)));
+                if let Some((lo, hi)) = bar.interval {
+                    out.push_str(&format!(" [{}, {}]", format_float(lo), format_float(hi)));
+                }
+                out.push('\n');
+            }
+        }
+        ChartKind::Lines(series) => {
+            for s in series {
+                let pts: Vec<String> = s
+                    .points
+                    .iter()
+                    .map(|(x, y)| format!("({}, {})", format_float(*x), format_float(*y)))
+                    .collect();
+                out.push_str(&format!("  {}: {}\n", s.name, pts.join(" ")));
+            }
+        }
+    }
+    out
+}
+
+fn data_y_range(chart: &Chart) -> (f64, f64) {
+    if let Some(r) = chart.y_range {
+        return r;
+    }
+    let ys: Vec<f64> = match &chart.kind {
+        ChartKind::Bars(bars) => bars
+            .iter()
+            .flat_map(|b| {
+                let (lo, hi) = b.interval.unwrap_or((b.value, b.value));
+                [b.value, lo, hi, 0.0]
+            })
+            .collect(),
+        ChartKind::Lines(series) => series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .collect(),
+    };
+    padded(&ys)
+}
+
+fn padded(values: &[f64]) -> (f64, f64) {
+    let finite = values.iter().copied().filter(|v| v.is_finite());
+    let lo = finite.clone().fold(f64::INFINITY, f64::min);
+    let hi = finite.fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    (lo - 0.05 * span, hi + 0.05 * span)
+}
+
+fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("drawing plot: {e}")
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let (y0, y1) = data_y_range(chart);
+    match &chart.kind {
+        ChartKind::Bars(bars) => draw_bars(root, chart, bars, (y0, y1)),
+        ChartKind::Lines(series) => draw_lines(root, chart, series, (y0, y1)),
+    }
+}
+
+fn draw_bars<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+    bars: &[Bar],
+    (y0, y1): (f64, f64),
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let n = bars.len().max(1) as f64;
+    let mut ctx = ChartBuilder::on(root)
+        .caption(&chart.title, (FONT, 22))
+        .margin(12)
+        .x_label_area_size(60)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..n - 0.5, y0..y1)
+        .map_err(err)?;
+    ctx.configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .x_desc(&chart.x_label)
+        .y_desc(&chart.y_label)
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 16))
+        .draw()
+        .map_err(err)?;
+    for (i, bar) in bars.iter().enumerate() {
+        let x = i as f64;
+        let color = PALETTE[i % PALETTE.len()];
+        ctx.draw_series(std::iter::once(Rectangle::new(
+            [(x - 0.35, 0.0_f64.max(y0)), (x + 0.35, bar.value)],
+            color.mix(0.75).filled(),
+        )))
+        .map_err(err)?;
+        if let Some((lo, hi)) = bar.interval {
+            let whisker = BLACK.stroke_width(2);
+            ctx.draw_series([
+                PathElement::new(vec![(x, lo), (x, hi)], whisker),
+                PathElement::new(vec![(x - 0.1, lo), (x + 0.1, lo)], whisker),
+                PathElement::new(vec![(x - 0.1, hi), (x + 0.1, hi)], whisker),
+            ])
+            .map_err(err)?;
+        }
+        // Category labels are drawn in pixel space under the axis, centred on each bar.
+        let (px, py) = ctx.backend_coord(&(x, y0));
+        let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        root.draw_text(&bar.label, &style, (px, py + 6))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn draw_lines<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+    series: &[Series],
+    (y0, y1): (f64, f64),
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect();
+    let (x0, x1) = padded(&xs);
+    let mut ctx = ChartBuilder::on(root)
+        .caption(&chart.title, (FONT, 22))
+        .margin(12)
+        .x_label_area_size(50)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    ctx.configure_mesh()
+        .x_desc(&chart.x_label)
+        .y_desc(&chart.y_label)
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 16))
+        .draw()
+        .map_err(err)?;
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        if s.line {
+            ctx.draw_series(LineSeries::new(s.points.clone(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(&s.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        } else {
+            ctx.draw_series(
+                s.points
+                    .iter()
+                    .map(|&p| Circle::new(p, 4, color.filled())),
+            )
+            .map_err(err)?
+            .label(&s.name)
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+        }
+    }
+    ctx.configure_series_labels()
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bars() -> Chart {
+        Chart {
+            title: "Refusal rate".into(),
+            x_label: "strategy".into(),
+            y_label: "refused".into(),
+            y_range: Some((0.0, 1.0)),
+            kind: ChartKind::Bars(vec![
+                Bar {
+                    label: "direct".into(),
+                    value: 1.0,
+                    interval: Some((0.57, 1.0)),
+                },
+                Bar {
+                    label: "poem".into(),
+                    value: 0.2,
+                    interval: Some((0.04, 0.62)),
+                },
+            ]),
+        }
+    }
+
+    #[test]
+    fn bar_chart_has_png_svg_and_text() {
+        let b = render(&bars()).unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b.text("image/png").unwrap())
+            .unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        let svg = b.text("image/svg+xml").unwrap();
+        // Labels are real text drawn with the embedded font.
+        assert!(svg.contains("direct") && svg.contains("strategy"));
+        assert!(b.text("text/plain").unwrap().contains("poem: 0.2 [0.04, 0.62]"));
+    }
+
+    #[test]
+    fn labels_draw_pixels_without_system_fonts() {
+        // Render a chart with and without a title: the title's glyphs must change pixels.
+        let mut a = bars();
+        let with_title = render(&a).unwrap();
+        a.title = String::new();
+        let without = render(&a).unwrap();
+        assert_ne!(with_title.text("image/png"), without.text("image/png"));
+    }
+
+    #[test]
+    fn line_chart_renders() {
+        let chart = Chart {
+            title: "fit".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            y_range: None,
+            kind: ChartKind::Lines(vec![
+                Series {
+                    name: "data".into(),
+                    points: vec![(0.0, 0.0), (1.0, 1.0)],
+                    line: false,
+                },
+                Series {
+                    name: "model".into(),
+                    points: vec![(0.0, 0.1), (1.0, 0.9)],
+                    line: true,
+                },
+            ]),
+        };
+        let b = render(&chart).unwrap();
+        assert!(b.text("image/svg+xml").unwrap().contains("model"));
+    }
+}

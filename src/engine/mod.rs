@@ -1,0 +1,120 @@
+//! The cell engine: decides whether a cell is one of our magics or Rust for evcxr, and runs it.
+//! The Jupyter kernel, `alignment-lab run` and the tests all execute cells through this.
+
+mod notebook;
+mod rust_cells;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::display::{Bundle, CellError, OutputSink};
+use crate::llm::LabConfig;
+use crate::magics::{self, MagicContext, Session};
+pub use notebook::{run_notebook, RunOptions, RunSummary};
+pub use rust_cells::RustCells;
+
+pub struct Engine {
+    session: Session,
+    rust: RustCells,
+}
+
+/// Whether a cell's code is ready to run (for terminal frontends).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Completeness {
+    Complete,
+    Incomplete,
+}
+
+impl Engine {
+    pub fn new(config: LabConfig) -> Self {
+        Self {
+            session: Session::new(config),
+            rust: RustCells::new(),
+        }
+    }
+
+    /// Run one cell. Outputs go to `sink`; an `Err` is the cell's one error.
+    pub async fn execute(
+        &mut self,
+        code: &str,
+        sink: Arc<dyn OutputSink>,
+        cancel: CancellationToken,
+    ) -> Result<(), CellError> {
+        if code.trim().is_empty() {
+            return Ok(());
+        }
+        if let Some(call) = magics::parse_cell(code) {
+            let ctx = MagicContext {
+                session: &mut self.session,
+                sink,
+                cancel,
+            };
+            return magics::run(&call, ctx).await;
+        }
+        self.rust.execute(code, sink, cancel).await
+    }
+
+    /// Completions at `cursor` (a byte offset): magic names and flags, else evcxr's.
+    pub async fn complete(&self, code: &str, cursor: usize) -> (Vec<String>, usize, usize) {
+        if let Some((matches, start)) = magics::complete(code, cursor) {
+            return (matches, start, cursor);
+        }
+        self.rust.complete(code, cursor).await
+    }
+
+    /// Help for the magic under the cursor.
+    pub fn inspect(&self, code: &str) -> Option<Bundle> {
+        magics::inspect(code).map(|help| {
+            Bundle::plain(help.clone())
+                .with("text/markdown", crate::display::markdown::fenced(&help, "text"))
+        })
+    }
+
+    pub fn is_complete(code: &str) -> Completeness {
+        if magics::parse_cell(code).is_some() {
+            return Completeness::Complete;
+        }
+        // Open brackets outside strings and comments mean the statement goes on.
+        let mut depth = 0i32;
+        let mut in_str = false;
+        let mut chars = code.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if in_str => {
+                    chars.next();
+                }
+                '"' => in_str = !in_str,
+                '/' if !in_str && chars.peek() == Some(&'/') => {
+                    for c in chars.by_ref() {
+                        if c == '\n' {
+                            break;
+                        }
+                    }
+                }
+                '(' | '[' | '{' if !in_str => depth += 1,
+                ')' | ']' | '}' if !in_str => depth -= 1,
+                _ => {}
+            }
+        }
+        if depth > 0 || in_str {
+            Completeness::Incomplete
+        } else {
+            Completeness::Complete
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completeness() {
+        assert_eq!(Engine::is_complete("let x = 1;"), Completeness::Complete);
+        assert_eq!(Engine::is_complete("fn f() {"), Completeness::Incomplete);
+        assert_eq!(Engine::is_complete("let s = \"{\";"), Completeness::Complete);
+        assert_eq!(Engine::is_complete("// {\nlet x = 1;"), Completeness::Complete);
+        assert_eq!(Engine::is_complete(":chat\n{"), Completeness::Complete);
+    }
+}

@@ -1,0 +1,233 @@
+//! Rust cells on evcxr. evcxr's context is created lazily on the first Rust cell — it starts a
+//! child process and rust-analyzer, which costs seconds and hundreds of megabytes that a
+//! notebook of magics never needs. It lives on its own thread because `execute` blocks.
+
+use std::process::Child;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+
+use evcxr::{CommandContext, EvalContextOutputs};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::display::{Bundle, CellError, OutputSink, StreamName};
+
+type CurrentSink = Arc<Mutex<Option<Arc<dyn OutputSink>>>>;
+
+enum Request {
+    Execute {
+        code: String,
+        sink: Arc<dyn OutputSink>,
+        reply: oneshot::Sender<Result<Option<Bundle>, evcxr::Error>>,
+    },
+    Complete {
+        code: String,
+        cursor: usize,
+        reply: oneshot::Sender<(Vec<String>, usize, usize)>,
+    },
+}
+
+pub struct RustCells {
+    requests: std_mpsc::Sender<Request>,
+    /// The evcxr child process, once started; killed to interrupt a running cell.
+    process: Arc<Mutex<Option<Arc<Mutex<Child>>>>>,
+}
+
+impl Default for RustCells {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RustCells {
+    pub fn new() -> Self {
+        let (tx, rx) = std_mpsc::channel();
+        let process = Arc::new(Mutex::new(None));
+        let worker_process = process.clone();
+        std::thread::Builder::new()
+            .name("evcxr".into())
+            .spawn(move || worker(rx, worker_process))
+            .expect("spawning the evcxr thread");
+        Self {
+            requests: tx,
+            process,
+        }
+    }
+
+    pub async fn execute(
+        &self,
+        code: &str,
+        sink: Arc<dyn OutputSink>,
+        cancel: CancellationToken,
+    ) -> Result<(), CellError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Execute {
+                code: code.to_string(),
+                sink: sink.clone(),
+                reply,
+            })
+            .map_err(|_| CellError::new("EvcxrError", "the Rust evaluator thread has stopped"))?;
+        let mut answer = answer;
+        let mut interrupted = false;
+        let result = loop {
+            tokio::select! {
+                r = &mut answer => break r,
+                _ = cancel.cancelled(), if !interrupted => {
+                    interrupted = true;
+                    // The only way to stop compiled code is to end its process; evcxr starts a
+                    // fresh one for the next cell.
+                    if let Some(child) = self.process.lock().expect("process lock").as_ref() {
+                        let _ = child.lock().expect("child lock").kill();
+                    }
+                }
+            }
+        };
+        let result =
+            result.map_err(|_| CellError::new("EvcxrError", "the Rust evaluator thread stopped"))?;
+        match result {
+            Ok(Some(bundle)) => {
+                sink.execute_result(bundle);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(_) if interrupted => Err(CellError::interrupted(
+                "the Rust cell was stopped. evcxr restarted its process, so variables from earlier cells are gone: re-run the cells that define them",
+            )),
+            Err(e) => Err(evcxr_error(e)),
+        }
+    }
+
+    /// evcxr's completions, only once evcxr is running (starting it for a Tab press would stall).
+    pub async fn complete(&self, code: &str, cursor: usize) -> (Vec<String>, usize, usize) {
+        if self.process.lock().expect("process lock").is_none() {
+            return (Vec::new(), cursor, cursor);
+        }
+        let (reply, answer) = oneshot::channel();
+        let sent = self.requests.send(Request::Complete {
+            code: code.to_string(),
+            cursor,
+            reply,
+        });
+        if sent.is_err() {
+            return (Vec::new(), cursor, cursor);
+        }
+        answer.await.unwrap_or((Vec::new(), cursor, cursor))
+    }
+}
+
+fn evcxr_error(e: evcxr::Error) -> CellError {
+    match e {
+        evcxr::Error::CompilationErrors(errors) => {
+            let first = errors
+                .first()
+                .map(|e| e.message())
+                .unwrap_or_else(|| "compilation failed".into());
+            let traceback = errors
+                .iter()
+                .map(|e| {
+                    let rendered = e.rendered();
+                    if rendered.trim().is_empty() {
+                        e.message()
+                    } else {
+                        rendered
+                    }
+                })
+                .collect();
+            CellError::new("CompilationError", first).with_traceback(traceback)
+        }
+        evcxr::Error::SubprocessTerminated(msg) => CellError::new(
+            "SubprocessTerminated",
+            format!("{msg}. evcxr restarted its process, so variables from earlier cells are gone"),
+        ),
+        evcxr::Error::TypeRedefinedVariablesLost(vars) => CellError::new(
+            "VariablesLost",
+            format!("a type was redefined, so these variables were lost: {}", vars.join(", ")),
+        ),
+        other => CellError::new("EvcxrError", other.to_string()),
+    }
+}
+
+fn worker(requests: std_mpsc::Receiver<Request>, process: Arc<Mutex<Option<Arc<Mutex<Child>>>>>) {
+    let current: CurrentSink = Arc::new(Mutex::new(None));
+    let mut context: Option<(CommandContext, crossbeam_channel::Receiver<String>)> = None;
+    for request in requests {
+        if context.is_none() {
+            match CommandContext::new() {
+                Ok((ctx, outputs)) => {
+                    let stdout = outputs.stdout.clone();
+                    forward_output(outputs, current.clone());
+                    *process.lock().expect("process lock") = Some(ctx.process_handle());
+                    context = Some((ctx, stdout));
+                }
+                Err(e) => {
+                    if let Request::Execute { reply, .. } = request {
+                        let _ = reply.send(Err(evcxr::Error::Message(format!(
+                            "evcxr could not start (is a Rust toolchain with rust-src installed?): {e}"
+                        ))));
+                    }
+                    continue;
+                }
+            }
+        }
+        let (ctx, stdout) = context.as_mut().expect("context started above");
+        match request {
+            Request::Execute { code, sink, reply } => {
+                *current.lock().expect("sink lock") = Some(sink);
+                let result = ctx.execute(&code);
+                // evcxr has queued all of the cell's stdout before `execute` returns; let the
+                // forwarder deliver it to this cell before the next cell takes over.
+                while !stdout.is_empty() {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                *current.lock().expect("sink lock") = None;
+                *process.lock().expect("process lock") = Some(ctx.process_handle());
+                let result = result.map(|outputs| {
+                    (!outputs.is_empty()).then(|| {
+                        let mut bundle = Bundle::default();
+                        for (mime, content) in outputs.content_by_mime_type {
+                            bundle = bundle.with(&mime, content);
+                        }
+                        bundle
+                    })
+                });
+                let _ = reply.send(result);
+            }
+            Request::Complete {
+                code,
+                cursor,
+                reply,
+            } => {
+                let answer = match ctx.completions(&code, cursor) {
+                    Ok(c) => (
+                        c.completions.into_iter().map(|c| c.code).collect(),
+                        c.start_offset,
+                        c.end_offset,
+                    ),
+                    Err(_) => (Vec::new(), cursor, cursor),
+                };
+                let _ = reply.send(answer);
+            }
+        }
+    }
+}
+
+/// Deliver the child's stdout/stderr lines to whichever cell is running.
+fn forward_output(outputs: EvalContextOutputs, current: CurrentSink) {
+    for (rx, name) in [
+        (outputs.stdout, StreamName::Stdout),
+        (outputs.stderr, StreamName::Stderr),
+    ] {
+        let current = current.clone();
+        std::thread::spawn(move || {
+            for line in rx {
+                let guard = current.lock().expect("sink lock");
+                match guard.as_ref() {
+                    Some(sink) => sink.stream(name, &format!("{line}\n")),
+                    // Output between cells (e.g. from a background thread) goes to the log.
+                    None => tracing::info!("evcxr {name:?}: {line}"),
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,156 @@
+//! Settings read from the environment at kernel start; magics may change them later.
+
+use std::path::PathBuf;
+
+/// Which backend `:backend` / `ALIGNMENT_LAB_BACKEND` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// `ALIGNMENT_LAB_BASE_URL` if set, else the first local server that answers, else embedded.
+    Auto,
+    OpenAi,
+    Embedded,
+}
+
+/// A bearer token. It never prints: `Debug` and `Display` show a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    /// The value, for the `Authorization` header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LabConfig {
+    pub backend: BackendChoice,
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    pub api_key: Option<Secret>,
+    pub gguf: Option<PathBuf>,
+    pub home: PathBuf,
+    /// Requests in flight at once against a server (LM Studio's default is 4 predictions).
+    pub parallel: usize,
+}
+
+/// The servers auto-discovery tries, in order.
+pub const CANDIDATE_SERVERS: [(&str, &str); 3] = [
+    ("LM Studio", "http://localhost:1234/v1"),
+    ("Ollama", "http://localhost:11434/v1"),
+    ("llama.cpp", "http://localhost:8080/v1"),
+];
+
+/// The bundled model's file name under `$ALIGNMENT_LAB_HOME/models/`.
+pub const BUNDLED_GGUF: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+impl LabConfig {
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Build from any key lookup, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let backend = match get("ALIGNMENT_LAB_BACKEND").as_deref().map(str::trim) {
+            None | Some("auto") => BackendChoice::Auto,
+            Some("openai") => BackendChoice::OpenAi,
+            Some("embedded") => BackendChoice::Embedded,
+            Some(other) => {
+                return Err(format!(
+                    "ALIGNMENT_LAB_BACKEND={other:?} is not one of auto, openai, embedded"
+                ))
+            }
+        };
+        let home = get("ALIGNMENT_LAB_HOME")
+            .map(PathBuf::from)
+            .or_else(|| dirs::data_dir().map(|d| d.join("alignment-lab")))
+            .unwrap_or_else(|| PathBuf::from(".alignment-lab"));
+        let parallel = match get("ALIGNMENT_LAB_PARALLEL") {
+            None => 4,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if (1..=64).contains(&n) => n,
+                _ => {
+                    return Err(format!(
+                        "ALIGNMENT_LAB_PARALLEL={v:?} must be a whole number from 1 to 64"
+                    ))
+                }
+            },
+        };
+        Ok(Self {
+            backend,
+            base_url: get("ALIGNMENT_LAB_BASE_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
+            model: get("ALIGNMENT_LAB_MODEL"),
+            api_key: get("ALIGNMENT_LAB_API_KEY").map(Secret::new),
+            gguf: get("ALIGNMENT_LAB_GGUF").map(PathBuf::from),
+            home,
+            parallel,
+        })
+    }
+
+    /// The GGUF the embedded backend loads: `ALIGNMENT_LAB_GGUF`, else the bundled SmolLM2.
+    pub fn embedded_model_path(&self) -> PathBuf {
+        self.gguf
+            .clone()
+            .unwrap_or_else(|| self.home.join("models").join(BUNDLED_GGUF))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<LabConfig, String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        LabConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[("ALIGNMENT_LAB_HOME", "/tmp/lab")]).unwrap();
+        assert_eq!(c.backend, BackendChoice::Auto);
+        assert_eq!(c.parallel, 4);
+        assert_eq!(
+            c.embedded_model_path(),
+            PathBuf::from("/tmp/lab/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        );
+    }
+
+    #[test]
+    fn bad_backend_is_named() {
+        let e = cfg(&[("ALIGNMENT_LAB_BACKEND", "gpt")]).unwrap_err();
+        assert!(e.contains("\"gpt\""));
+    }
+
+    #[test]
+    fn secret_never_prints() {
+        let c = cfg(&[("ALIGNMENT_LAB_API_KEY", "sk-very-secret")]).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("sk-very-secret"));
+        assert_eq!(c.api_key.unwrap().expose(), "sk-very-secret");
+    }
+
+    #[test]
+    fn base_url_loses_trailing_slash() {
+        let c = cfg(&[("ALIGNMENT_LAB_BASE_URL", "http://h:1/v1/")]).unwrap();
+        assert_eq!(c.base_url.as_deref(), Some("http://h:1/v1"));
+    }
+}

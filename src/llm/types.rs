@@ -1,0 +1,100 @@
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn system(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::System,
+            content: content.into(),
+        }
+    }
+    pub fn user(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+/// One chat completion request. `None` fields use the backend's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChatRequest {
+    pub model: Option<String>,
+    pub messages: Vec<Message>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub seed: Option<u64>,
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timing {
+    /// From sending the request to the first generated text (includes model loading).
+    pub first_token_ms: Option<f64>,
+    pub total_ms: f64,
+    /// Completion tokens per second of generation, from the first token on.
+    pub tokens_per_second: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChatResponse {
+    pub text: String,
+    pub model: String,
+    pub finish_reason: Option<String>,
+    pub usage: Usage,
+    pub timing: Timing,
+    /// What the server reported beyond the OpenAI fields (llama.cpp `timings`, …).
+    pub server_report: Option<Value>,
+}
+
+/// A model a backend offers, with what the server tells about it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ModelInfo {
+    pub id: String,
+    /// LM Studio: whether the model is in memory now.
+    pub loaded: Option<bool>,
+    pub quantization: Option<String>,
+    pub context_length: Option<u64>,
+    /// `llm`, `vlm`, `embeddings`, … when the server says.
+    pub kind: Option<String>,
+    pub arch: Option<String>,
+    /// Where the model file lives, for local GGUFs.
+    pub path: Option<String>,
+}
+
+/// Which backend produced a result, recorded beside every result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BackendInfo {
+    /// `openai` or `embedded`.
+    pub kind: String,
+    /// Base URL for servers; model file for the embedded backend.
+    pub endpoint: String,
+    /// `LM Studio`, `Ollama`, `llama.cpp`, or a generic label.
+    pub server: String,
+}

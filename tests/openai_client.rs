@@ -1,0 +1,332 @@
+//! The HTTP client against wiremock: streaming, model lists, errors, retries, time-outs and
+//! cancellation.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alignment_lab::llm::openai::{HttpSettings, OpenAiBackend};
+use alignment_lab::llm::{ChatBackend, ChatRequest, LlmError, Message, Secret};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn fast() -> HttpSettings {
+    HttpSettings {
+        connect_timeout: Duration::from_millis(500),
+        first_token_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(5),
+        max_attempts: 3,
+        base_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_secs(2),
+    }
+}
+
+fn backend(server: &MockServer, settings: HttpSettings) -> OpenAiBackend {
+    OpenAiBackend::new(&format!("{}/v1", server.uri()), "test server", None, None, 4, settings)
+}
+
+fn sse(chunks: &[serde_json::Value]) -> ResponseTemplate {
+    let mut body = String::new();
+    for c in chunks {
+        body.push_str(&format!("data: {c}\n\n"));
+    }
+    body.push_str("data: [DONE]\n\n");
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "text/event-stream")
+        .set_body_string(body)
+}
+
+fn delta(text: &str) -> serde_json::Value {
+    json!({"model": "tiny", "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+}
+
+fn request(model: &str) -> ChatRequest {
+    ChatRequest {
+        model: Some(model.into()),
+        messages: vec![Message::user("Say hello.")],
+        temperature: Some(0.0),
+        seed: Some(7),
+        max_tokens: Some(16),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn streams_tokens_in_order_and_reads_usage() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(json!({"model": "tiny", "stream": true, "seed": 7, "max_tokens": 16})))
+        .respond_with(sse(&[
+            delta("Hel"),
+            delta("lo"),
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+            json!({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}, "timings": {"predicted_per_second": 90.0}}),
+        ]))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let pieces = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = {
+        let pieces = pieces.clone();
+        move |p: &str| pieces.lock().unwrap().push(p.to_string())
+    };
+    let r = backend(&server, fast())
+        .chat(&request("tiny"), &sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(r.text, "Hello");
+    assert_eq!(*pieces.lock().unwrap(), vec!["Hel", "lo"]);
+    assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+    assert_eq!(r.usage.completion_tokens, Some(2));
+    assert_eq!(r.server_report.unwrap()["timings"]["predicted_per_second"], 90.0);
+}
+
+#[tokio::test]
+async fn non_streaming_answer_is_accepted() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "model": "tiny",
+            "choices": [{"message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1}
+        })))
+        .mount(&server)
+        .await;
+    let r = backend(&server, fast())
+        .chat(&request("tiny"), &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(r.text, "whole");
+}
+
+#[tokio::test]
+async fn api_key_is_sent_as_bearer_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer sk-test-123"))
+        .respond_with(sse(&[delta("ok")]))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let b = OpenAiBackend::new(
+        &format!("{}/v1", server.uri()),
+        "t",
+        Some(Secret::new("sk-test-123".into())),
+        None,
+        1,
+        fast(),
+    );
+    let r = b.chat(&request("m"), &|_| {}, &CancellationToken::new()).await.unwrap();
+    assert_eq!(r.text, "ok");
+}
+
+#[tokio::test]
+async fn models_merge_lmstudio_details_and_default_prefers_loaded_chat_models() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [
+            {"id": "text-embedding-nomic"}, {"id": "llama-3.2-1b-instruct"}, {"id": "qwen2.5-1.5b-instruct"}
+        ]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v0/models"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [
+            {"id": "text-embedding-nomic", "type": "embeddings", "state": "loaded"},
+            {"id": "llama-3.2-1b-instruct", "type": "llm", "state": "not-loaded", "quantization": "Q4_K_M", "max_context_length": 131072},
+            {"id": "qwen2.5-1.5b-instruct", "type": "llm", "state": "loaded", "quantization": "Q8_0", "max_context_length": 32768}
+        ]})))
+        .mount(&server)
+        .await;
+    let b = backend(&server, fast());
+    let models = b.models().await.unwrap();
+    assert_eq!(models.len(), 3);
+    assert_eq!(models[1].quantization.as_deref(), Some("Q4_K_M"));
+    assert_eq!(models[1].loaded, Some(false));
+    assert_eq!(models[2].context_length, Some(32768));
+    assert_eq!(b.default_model().await.unwrap(), "qwen2.5-1.5b-instruct");
+}
+
+#[tokio::test]
+async fn plain_openai_server_lists_models_without_lmstudio_api() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "llama3.2:1b"}]})))
+        .mount(&server)
+        .await;
+    let b = backend(&server, fast());
+    let models = b.models().await.unwrap();
+    assert_eq!(models[0].id, "llama3.2:1b");
+    assert_eq!(models[0].loaded, None);
+    assert_eq!(b.default_model().await.unwrap(), "llama3.2:1b");
+}
+
+#[tokio::test]
+async fn transient_errors_are_retried_then_succeed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("busy"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(sse(&[delta("third time")]))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let r = backend(&server, fast())
+        .chat(&request("m"), &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(r.text, "third time");
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_the_error_names_status_and_model() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "engine crashed"}})))
+        .mount(&server)
+        .await;
+    let e = backend(&server, fast())
+        .chat(&request("m1"), &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    let msg = e.to_string();
+    assert!(msg.contains("500") && msg.contains("`m1`") && msg.contains("engine crashed"), "{msg}");
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1").set_body_string("slow down"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(sse(&[delta("ok")]))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let t = Instant::now();
+    backend(&server, fast())
+        .chat(&request("m"), &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(950), "{:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn missing_model_is_not_retried_and_says_so() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": "model \"nope\" not found, try pulling it first"})))
+        .mount(&server)
+        .await;
+    let e = backend(&server, fast())
+        .chat(&request("nope"), &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, LlmError::ModelNotFound { .. }), "{e}");
+    assert!(e.to_string().contains(":models"));
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn unreachable_server_error_names_url_and_what_to_do() {
+    // A port nothing listens on: bind, note the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let b = OpenAiBackend::new(&url, "t", None, None, 1, fast());
+    let e = b.chat(&request("m"), &|_| {}, &CancellationToken::new()).await.unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, LlmError::Unreachable { .. }));
+    assert!(msg.contains(&url) && msg.contains("LM Studio"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_before_the_first_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(sse(&[delta("late")]).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let settings = HttpSettings {
+        first_token_timeout: Duration::from_millis(300),
+        max_attempts: 1,
+        ..fast()
+    };
+    let t = Instant::now();
+    let e = backend(&server, settings)
+        .chat(&request("m"), &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, LlmError::Timeout { .. }), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn cancelling_drops_the_request_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(sse(&[delta("never")]).set_delay(Duration::from_secs(10)))
+        .mount(&server)
+        .await;
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c2.cancel();
+    });
+    let t = Instant::now();
+    let e = backend(&server, fast()).chat(&request("m"), &|_| {}, &cancel).await.unwrap_err();
+    assert!(matches!(e, LlmError::Cancelled { .. }));
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn malformed_stream_is_a_protocol_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string("data: {not json\n\n"),
+        )
+        .mount(&server)
+        .await;
+    let e = backend(&server, fast())
+        .chat(&request("m"), &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, LlmError::Protocol { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn concurrency_limit_is_respected() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(sse(&[delta("x")]).set_delay(Duration::from_millis(200)))
+        .mount(&server)
+        .await;
+    let b = Arc::new(OpenAiBackend::new(&format!("{}/v1", server.uri()), "t", None, None, 2, fast()));
+    let t = Instant::now();
+    let calls = (0..4).map(|_| {
+        let b = b.clone();
+        async move { b.chat(&request("m"), &|_| {}, &CancellationToken::new()).await.unwrap() }
+    });
+    futures::future::join_all(calls).await;
+    // Four 200 ms calls, two at a time: two waves.
+    let e = t.elapsed();
+    assert!(e >= Duration::from_millis(390) && e < Duration::from_millis(1500), "{e:?}");
+}

@@ -1,0 +1,101 @@
+"""A small OpenAI-compatible server for kernel tests: /v1/models and streaming
+/v1/chat/completions. Harmless fixed text only.
+
+Models:
+  fake-model  answers "Hello from the fake model." in a few chunks
+  slow-model  trickles one word every 0.2 s for about a minute (for interrupt tests)
+"""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeOpenAI:
+    def __init__(self):
+        self.open_streams = 0
+        self.requests = []
+        self.lock = threading.Lock()
+        handler = self._handler()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _json(self, status, obj):
+                body = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if self.path == "/v1/models":
+                    self._json(200, {"data": [{"id": "fake-model"}, {"id": "slow-model"}]})
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self):
+                length = int(self.headers.get("content-length", 0))
+                req = json.loads(self.rfile.read(length) or b"{}")
+                with fake.lock:
+                    fake.requests.append(req)
+                model = req.get("model")
+                if self.path != "/v1/chat/completions":
+                    return self._json(404, {"error": {"message": "not found"}})
+                if model not in ("fake-model", "slow-model"):
+                    return self._json(404, {"error": {"message": f"model '{model}' not found"}})
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                self.end_headers()
+                if model == "fake-model":
+                    words, delay = ["Hello ", "from ", "the ", "fake ", "model."], 0.0
+                else:
+                    words, delay = [f"word{i} " for i in range(300)], 0.2
+                with fake.lock:
+                    fake.open_streams += 1
+                try:
+                    for w in words:
+                        chunk = {"model": model, "choices": [{"index": 0, "delta": {"content": w}}]}
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                        self.wfile.flush()
+                        if delay:
+                            time.sleep(delay)
+                    usage = {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": len(words)}}
+                    self.wfile.write(f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                finally:
+                    with fake.lock:
+                        fake.open_streams -= 1
+                self.close_connection = True
+
+        return Handler
+
+
+if __name__ == "__main__":
+    with FakeOpenAI() as f:
+        print(f.base_url, flush=True)
+        while True:
+            time.sleep(3600)

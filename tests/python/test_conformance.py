@@ -1,0 +1,53 @@
+"""The Jupyter conformance suite (jupyter_kernel_test) against the installed kernelspec."""
+
+import os
+import sys
+import unittest
+
+import jupyter_kernel_test as jkt
+
+sys.path.insert(0, os.path.dirname(__file__))
+from fake_openai import FakeOpenAI  # noqa: E402
+
+_server = None
+
+
+def setUpModule():
+    global _server
+    _server = FakeOpenAI().__enter__()
+    os.environ["ALIGNMENT_LAB_BASE_URL"] = _server.base_url
+    os.environ["ALIGNMENT_LAB_MODEL"] = "fake-model"
+
+
+def tearDownModule():
+    _server.__exit__(None, None, None)
+
+
+class AlignmentLabKernelTests(jkt.KernelTests):
+    kernel_name = "alignment-lab"
+    language_name = "rust"
+    file_extension = ".rs"
+
+    # The first Rust cell starts evcxr and compiles: give it time.
+    timeout = 240
+
+    code_hello_world = 'println!("hello, world");'
+    code_stderr = 'eprintln!("oops");'
+    code_execute_result = [{"code": "40 + 2", "result": "42"}]
+    code_display_data = [
+        {"code": ":help", "mime": "text/markdown"},
+        {"code": ":chat\nSay hello.", "mime": "text/markdown"},
+    ]
+    completion_samples = [
+        {"text": ":ch", "matches": {":chat"}},
+        {"text": ":chat --max", "matches": {"--max-tokens"}},
+    ]
+    complete_code_samples = ["let x = 1;", ":help", ":chat\n{"]
+    incomplete_code_samples = ["fn f() {", "let v = vec![1,"]
+    code_inspect_sample = ":chat"
+    code_generate_error = ":chat --no-such-flag\nhi"
+    supported_history_operations = ()
+
+
+if __name__ == "__main__":
+    unittest.main()
