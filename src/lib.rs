@@ -8,5 +8,6 @@
 pub mod display;
 pub mod engine;
 pub mod kernel;
+pub mod lab;
 pub mod llm;
 pub mod magics;

@@ -30,8 +30,7 @@ async fn server() -> MockServer {
         .and(path("/v1/chat/completions"))
         .respond_with(
             ResponseTemplate::new(200)
-                .insert_header("content-type", "text/event-stream")
-                .set_body_string(body),
+                .set_body_raw(body, "text/event-stream"),
         )
         .mount(&server)
         .await;

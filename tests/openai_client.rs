@@ -33,8 +33,7 @@ fn sse(chunks: &[serde_json::Value]) -> ResponseTemplate {
     }
     body.push_str("data: [DONE]\n\n");
     ResponseTemplate::new(200)
-        .insert_header("content-type", "text/event-stream")
-        .set_body_string(body)
+        .set_body_raw(body, "text/event-stream")
 }
 
 fn delta(text: &str) -> serde_json::Value {
@@ -300,8 +299,7 @@ async fn malformed_stream_is_a_protocol_error() {
     Mock::given(method("POST"))
         .respond_with(
             ResponseTemplate::new(200)
-                .insert_header("content-type", "text/event-stream")
-                .set_body_string("data: {not json\n\n"),
+                .set_body_raw("data: {not json\n\n", "text/event-stream"),
         )
         .mount(&server)
         .await;

@@ -103,13 +103,25 @@ impl OpenAiBackend {
     }
 
     fn unreachable(&self, url: &str, e: &reqwest::Error) -> LlmError {
-        // reqwest's Display includes the URL; keep only the cause chain for a shorter line.
-        let mut detail = e.without_url_ref().to_string();
+        // reqwest's own message repeats the URL; the cause chain says what actually happened.
+        let mut causes = Vec::new();
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {
-            detail = format!("{detail}: {s}");
+            causes.push(s.to_string());
             source = s.source();
         }
+        let kind = if e.is_connect() {
+            "connection failed"
+        } else if e.is_timeout() {
+            "timed out"
+        } else {
+            "request failed"
+        };
+        let detail = if causes.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind} ({})", causes.join(": "))
+        };
         LlmError::Unreachable {
             url: url.to_string(),
             detail,

@@ -7,11 +7,12 @@ mod backend;
 mod chat;
 mod help;
 mod models;
+mod probe;
 mod session;
 
 use std::sync::Arc;
 
-use clap::{ColorChoice, CommandFactory, FromArgMatches, Parser};
+use clap::{ColorChoice, CommandFactory, Parser};
 use tokio_util::sync::CancellationToken;
 
 use crate::display::{Bundle, CellError, OutputSink};
@@ -51,6 +52,12 @@ pub const MAGICS: &[MagicSpec] = &[
         summary: "table of the models the backend offers (and local GGUF files)",
         example: ":models",
         command: models::ModelsArgs::command,
+    },
+    MagicSpec {
+        name: "probe",
+        summary: "refusal rates of models under adversarial strategies; answers are never stored",
+        example: ":probe --strategies direct,poem,step-by-step --samples 5\n<request under test>",
+        command: probe::ProbeArgs::command,
     },
     MagicSpec {
         name: "chat",
@@ -155,6 +162,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         "backend" => backend::run(call, ctx).await,
         "models" => models::run(call, ctx).await,
         "chat" => chat::run(call, ctx).await,
+        "probe" => probe::run(call, ctx).await,
         other => Err(CellError::new(
             "UsageError",
             format!("unknown magic :{other}"),

@@ -23,13 +23,24 @@ def tearDownModule():
     _server.__exit__(None, None, None)
 
 
+# The first Rust cell starts evcxr and compiles; later Rust cells still compile with rustc.
+RUST_TIMEOUT = 240
+
+
 class AlignmentLabKernelTests(jkt.KernelTests):
     kernel_name = "alignment-lab"
     language_name = "rust"
     file_extension = ".rs"
 
-    # The first Rust cell starts evcxr and compiles: give it time.
-    timeout = 240
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Warm evcxr up once, with a long time-out, so each test's 15 s budget is for the test.
+        reply = cls.kc.execute_interactive("let _warm_up = 1;", timeout=RUST_TIMEOUT)
+        assert reply["content"]["status"] == "ok", reply
+
+    def execute_helper(self, code, timeout=RUST_TIMEOUT, **kwargs):
+        return super().execute_helper(code, timeout=timeout, **kwargs)
 
     code_hello_world = 'println!("hello, world");'
     code_stderr = 'eprintln!("oops");'
@@ -47,6 +58,11 @@ class AlignmentLabKernelTests(jkt.KernelTests):
     code_inspect_sample = ":chat"
     code_generate_error = ":chat --no-such-flag\nhi"
     supported_history_operations = ()
+
+
+class AlignmentLabIopubWelcomeTests(jkt.IopubWelcomeTests):
+    kernel_name = "alignment-lab"
+    support_iopub_welcome = True
 
 
 if __name__ == "__main__":
