@@ -8,7 +8,11 @@ use alignment_lab::kernel::{self, kernelspec};
 use alignment_lab::llm::LabConfig;
 
 #[derive(Parser)]
-#[command(name = "alignment-lab", version, about = "A Rust Jupyter kernel for the AI-alignment course: Rust cells on evcxr plus :chat, :probe, :debate and :rlhf-challenge magics")]
+#[command(
+    name = "alignment-lab",
+    version,
+    about = "A Rust Jupyter kernel for the AI-alignment course: Rust cells on evcxr plus :chat, :probe, :debate and :rlhf-challenge magics"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

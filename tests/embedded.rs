@@ -15,15 +15,23 @@ fn model_path() -> Option<PathBuf> {
         return Some(path);
     }
     if std::env::var("ALIGNMENT_LAB_REQUIRE_MODEL").is_ok() {
-        panic!("the embedded model is required but missing at {}", path.display());
+        panic!(
+            "the embedded model is required but missing at {}",
+            path.display()
+        );
     }
-    eprintln!("skipping: no model at {} (run scripts/fetch-model.sh)", path.display());
+    eprintln!(
+        "skipping: no model at {} (run scripts/fetch-model.sh)",
+        path.display()
+    );
     None
 }
 
 fn load() -> Option<Arc<EmbeddedBackend>> {
     let path = model_path()?;
-    Some(Arc::new(EmbeddedBackend::load(&path, EmbeddedSettings::default()).unwrap()))
+    Some(Arc::new(
+        EmbeddedBackend::load(&path, EmbeddedSettings::default()).unwrap(),
+    ))
 }
 
 fn ask(prompt: &str, seed: u64, temperature: f64) -> ChatRequest {
@@ -45,7 +53,11 @@ async fn answers_with_metadata_from_the_gguf() {
     assert_eq!(info.quantization.as_deref(), Some("Q4_1"));
     assert_eq!(b.info().kind, "embedded");
     let r = b
-        .chat(&ask("What is the capital of France?", 1, 0.0), &|_| {}, &CancellationToken::new())
+        .chat(
+            &ask("What is the capital of France?", 1, 0.0),
+            &|_| {},
+            &CancellationToken::new(),
+        )
         .await
         .unwrap();
     assert!(!r.text.trim().is_empty());
@@ -61,8 +73,22 @@ async fn same_seed_same_text_and_streaming_matches() {
     let Some(b) = load() else { return };
     let streamed = std::sync::Mutex::new(String::new());
     let sink = |p: &str| streamed.lock().unwrap().push_str(p);
-    let a = b.chat(&ask("Name a colour.", 42, 0.9), &sink, &CancellationToken::new()).await.unwrap();
-    let c = b.chat(&ask("Name a colour.", 42, 0.9), &|_| {}, &CancellationToken::new()).await.unwrap();
+    let a = b
+        .chat(
+            &ask("Name a colour.", 42, 0.9),
+            &sink,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    let c = b
+        .chat(
+            &ask("Name a colour.", 42, 0.9),
+            &|_| {},
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
     assert_eq!(a.text, c.text);
     assert_eq!(*streamed.lock().unwrap(), a.text);
 }
@@ -73,14 +99,24 @@ async fn concurrent_requests_share_one_batch() {
     let calls = (0..4).map(|i| {
         let b = b.clone();
         async move {
-            b.chat(&ask(&format!("Count to {}.", i + 3), i, 0.0), &|_| {}, &CancellationToken::new())
-                .await
-                .unwrap()
+            b.chat(
+                &ask(&format!("Count to {}.", i + 3), i, 0.0),
+                &|_| {},
+                &CancellationToken::new(),
+            )
+            .await
+            .unwrap()
         }
     });
     let answers = futures::future::join_all(calls).await;
-    assert!(answers.iter().all(|a| a.usage.completion_tokens.unwrap() > 0));
-    assert!(b.peak_batch_sequences() >= 2, "peak {}", b.peak_batch_sequences());
+    assert!(answers
+        .iter()
+        .all(|a| a.usage.completion_tokens.unwrap() > 0));
+    assert!(
+        b.peak_batch_sequences() >= 2,
+        "peak {}",
+        b.peak_batch_sequences()
+    );
 }
 
 #[tokio::test]
@@ -94,7 +130,10 @@ async fn cancel_stops_generation() {
     let e = b.chat(&req, &sink, &cancel).await.unwrap_err();
     assert!(matches!(e, LlmError::Cancelled { .. }));
     // The engine is still usable afterwards.
-    let r = b.chat(&ask("Hi", 1, 0.0), &|_| {}, &CancellationToken::new()).await.unwrap();
+    let r = b
+        .chat(&ask("Hi", 1, 0.0), &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap();
     assert!(!r.text.is_empty());
 }
 
@@ -104,6 +143,8 @@ fn corrupt_gguf_is_a_clear_error() {
     let path = dir.path().join("broken.gguf");
     // Right signature, nothing else: llama.cpp must reject it without taking the process down.
     std::fs::write(&path, b"GGUF\x03\x00\x00\x00garbage").unwrap();
-    let e = EmbeddedBackend::load(&path, EmbeddedSettings::default()).err().unwrap();
+    let e = EmbeddedBackend::load(&path, EmbeddedSettings::default())
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("broken.gguf"), "{e}");
 }

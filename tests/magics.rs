@@ -14,7 +14,9 @@ async fn server() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1/models"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "fake-model"}]})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "fake-model"}]})),
+        )
         .mount(&server)
         .await;
     let body = [
@@ -28,10 +30,7 @@ async fn server() -> MockServer {
         + "data: [DONE]\n\n";
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(body, "text/event-stream"),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "text/event-stream"))
         .mount(&server)
         .await;
     server
@@ -48,9 +47,17 @@ fn engine(base_url: &str) -> Engine {
     Engine::new(config)
 }
 
-async fn run(engine: &mut Engine, code: &str) -> (Result<(), alignment_lab::display::CellError>, Vec<SinkEvent>) {
+async fn run(
+    engine: &mut Engine,
+    code: &str,
+) -> (
+    Result<(), alignment_lab::display::CellError>,
+    Vec<SinkEvent>,
+) {
     let sink = Arc::new(CollectingSink::default());
-    let r = engine.execute(code, sink.clone(), CancellationToken::new()).await;
+    let r = engine
+        .execute(code, sink.clone(), CancellationToken::new())
+        .await;
     (r, sink.take())
 }
 
@@ -71,11 +78,19 @@ fn final_bundle(events: &[SinkEvent]) -> Bundle {
 async fn chat_streams_and_records_metadata() {
     let server = server().await;
     let mut e = engine(&format!("{}/v1", server.uri()));
-    let (r, events) = run(&mut e, ":chat --seed 5 --temperature 0.2\nWhat is reward hacking?").await;
+    let (r, events) = run(
+        &mut e,
+        ":chat --seed 5 --temperature 0.2\nWhat is reward hacking?",
+    )
+    .await;
     r.unwrap();
     // A live display first, then its final update under the same display id.
-    let SinkEvent::Display(_, Some(id)) = &events[0] else { panic!("{events:?}") };
-    let SinkEvent::Update(last, last_id) = events.last().unwrap() else { panic!("{events:?}") };
+    let SinkEvent::Display(_, Some(id)) = &events[0] else {
+        panic!("{events:?}")
+    };
+    let SinkEvent::Update(last, last_id) = events.last().unwrap() else {
+        panic!("{events:?}")
+    };
     assert_eq!(id, last_id);
     let md = last.text("text/markdown").unwrap();
     assert!(md.starts_with("Reward hacking."), "{md}");
@@ -115,7 +130,10 @@ async fn help_lists_every_magic() {
     let mut e = engine("http://127.0.0.1:9/v1");
     let (r, events) = run(&mut e, ":help").await;
     r.unwrap();
-    let md = final_bundle(&events).text("text/markdown").unwrap().to_string();
+    let md = final_bundle(&events)
+        .text("text/markdown")
+        .unwrap()
+        .to_string();
     for name in [":chat", ":backend", ":models", ":help"] {
         assert!(md.contains(name), "{md}");
     }
@@ -149,7 +167,11 @@ async fn backend_switches_to_a_url_and_reports_it() {
 
 #[tokio::test]
 async fn unreachable_server_is_a_specific_error_and_the_kernel_goes_on() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut e = engine(&format!("http://127.0.0.1:{port}/v1"));
     let (r, _) = run(&mut e, ":chat --model m\nhello").await;
     let err = r.unwrap_err();

@@ -23,7 +23,14 @@ fn fast() -> HttpSettings {
 }
 
 fn backend(server: &MockServer, settings: HttpSettings) -> OpenAiBackend {
-    OpenAiBackend::new(&format!("{}/v1", server.uri()), "test server", None, None, 4, settings)
+    OpenAiBackend::new(
+        &format!("{}/v1", server.uri()),
+        "test server",
+        None,
+        None,
+        4,
+        settings,
+    )
 }
 
 fn sse(chunks: &[serde_json::Value]) -> ResponseTemplate {
@@ -32,8 +39,7 @@ fn sse(chunks: &[serde_json::Value]) -> ResponseTemplate {
         body.push_str(&format!("data: {c}\n\n"));
     }
     body.push_str("data: [DONE]\n\n");
-    ResponseTemplate::new(200)
-        .set_body_raw(body, "text/event-stream")
+    ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
 }
 
 fn delta(text: &str) -> serde_json::Value {
@@ -79,7 +85,10 @@ async fn streams_tokens_in_order_and_reads_usage() {
     assert_eq!(*pieces.lock().unwrap(), vec!["Hel", "lo"]);
     assert_eq!(r.finish_reason.as_deref(), Some("stop"));
     assert_eq!(r.usage.completion_tokens, Some(2));
-    assert_eq!(r.server_report.unwrap()["timings"]["predicted_per_second"], 90.0);
+    assert_eq!(
+        r.server_report.unwrap()["timings"]["predicted_per_second"],
+        90.0
+    );
 }
 
 #[tokio::test]
@@ -118,7 +127,10 @@ async fn api_key_is_sent_as_bearer_token() {
         1,
         fast(),
     );
-    let r = b.chat(&request("m"), &|_| {}, &CancellationToken::new()).await.unwrap();
+    let r = b
+        .chat(&request("m"), &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(r.text, "ok");
 }
 
@@ -155,7 +167,9 @@ async fn plain_openai_server_lists_models_without_lmstudio_api() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1/models"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "llama3.2:1b"}]})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "llama3.2:1b"}]})),
+        )
         .mount(&server)
         .await;
     let b = backend(&server, fast());
@@ -191,7 +205,10 @@ async fn transient_errors_are_retried_then_succeed() {
 async fn retries_are_bounded_and_the_error_names_status_and_model() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "engine crashed"}})))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_json(json!({"error": {"message": "engine crashed"}})),
+        )
         .mount(&server)
         .await;
     let e = backend(&server, fast())
@@ -200,14 +217,21 @@ async fn retries_are_bounded_and_the_error_names_status_and_model() {
         .unwrap_err();
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
     let msg = e.to_string();
-    assert!(msg.contains("500") && msg.contains("`m1`") && msg.contains("engine crashed"), "{msg}");
+    assert!(
+        msg.contains("500") && msg.contains("`m1`") && msg.contains("engine crashed"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1").set_body_string("slow down"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_string("slow down"),
+        )
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
@@ -222,14 +246,21 @@ async fn retry_after_is_honoured() {
         .chat(&request("m"), &|_| {}, &CancellationToken::new())
         .await
         .unwrap();
-    assert!(t.elapsed() >= Duration::from_millis(950), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn missing_model_is_not_retried_and_says_so() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": "model \"nope\" not found, try pulling it first"})))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"error": "model \"nope\" not found, try pulling it first"})),
+        )
         .mount(&server)
         .await;
     let e = backend(&server, fast())
@@ -244,10 +275,17 @@ async fn missing_model_is_not_retried_and_says_so() {
 #[tokio::test]
 async fn unreachable_server_error_names_url_and_what_to_do() {
     // A port nothing listens on: bind, note the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}/v1");
     let b = OpenAiBackend::new(&url, "t", None, None, 1, fast());
-    let e = b.chat(&request("m"), &|_| {}, &CancellationToken::new()).await.unwrap_err();
+    let e = b
+        .chat(&request("m"), &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, LlmError::Unreachable { .. }));
     assert!(msg.contains(&url) && msg.contains("LM Studio"), "{msg}");
@@ -288,7 +326,10 @@ async fn cancelling_drops_the_request_at_once() {
         c2.cancel();
     });
     let t = Instant::now();
-    let e = backend(&server, fast()).chat(&request("m"), &|_| {}, &cancel).await.unwrap_err();
+    let e = backend(&server, fast())
+        .chat(&request("m"), &|_| {}, &cancel)
+        .await
+        .unwrap_err();
     assert!(matches!(e, LlmError::Cancelled { .. }));
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 }
@@ -298,8 +339,7 @@ async fn malformed_stream_is_a_protocol_error() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw("data: {not json\n\n", "text/event-stream"),
+            ResponseTemplate::new(200).set_body_raw("data: {not json\n\n", "text/event-stream"),
         )
         .mount(&server)
         .await;
@@ -317,14 +357,28 @@ async fn concurrency_limit_is_respected() {
         .respond_with(sse(&[delta("x")]).set_delay(Duration::from_millis(200)))
         .mount(&server)
         .await;
-    let b = Arc::new(OpenAiBackend::new(&format!("{}/v1", server.uri()), "t", None, None, 2, fast()));
+    let b = Arc::new(OpenAiBackend::new(
+        &format!("{}/v1", server.uri()),
+        "t",
+        None,
+        None,
+        2,
+        fast(),
+    ));
     let t = Instant::now();
     let calls = (0..4).map(|_| {
         let b = b.clone();
-        async move { b.chat(&request("m"), &|_| {}, &CancellationToken::new()).await.unwrap() }
+        async move {
+            b.chat(&request("m"), &|_| {}, &CancellationToken::new())
+                .await
+                .unwrap()
+        }
     });
     futures::future::join_all(calls).await;
     // Four 200 ms calls, two at a time: two waves.
     let e = t.elapsed();
-    assert!(e >= Duration::from_millis(390) && e < Duration::from_millis(1500), "{e:?}");
+    assert!(
+        e >= Duration::from_millis(390) && e < Duration::from_millis(1500),
+        "{e:?}"
+    );
 }

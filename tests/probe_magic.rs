@@ -13,7 +13,8 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// Harmless stand-in text; its absence from every output proves answers are dropped.
-const COMPLIANT: &str = "Sure, here is a detailed answer: STAND-IN-ANSWER-7f3a. Mix flour and water, then bake.";
+const COMPLIANT: &str =
+    "Sure, here is a detailed answer: STAND-IN-ANSWER-7f3a. Mix flour and water, then bake.";
 const REFUSAL: &str = "I'm sorry, but I can't help with that.";
 
 struct ByModel;
@@ -22,7 +23,10 @@ impl Respond for ByModel {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body: Value = serde_json::from_slice(&request.body).unwrap();
         let model = body["model"].as_str().unwrap_or_default();
-        let prompt = body["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_string();
+        let prompt = body["messages"].as_array().unwrap().last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let answer = match model {
             "refuser" => REFUSAL,
             "poet" if prompt.starts_with("Write a poem") => COMPLIANT,
@@ -30,8 +34,10 @@ impl Respond for ByModel {
             _ => COMPLIANT,
         };
         let chunk = json!({"model": model, "choices": [{"delta": {"content": answer}, "finish_reason": "stop"}]});
-        ResponseTemplate::new(200)
-            .set_body_raw(format!("data: {chunk}\n\ndata: [DONE]\n\n"), "text/event-stream")
+        ResponseTemplate::new(200).set_body_raw(
+            format!("data: {chunk}\n\ndata: [DONE]\n\n"),
+            "text/event-stream",
+        )
     }
 }
 
@@ -39,10 +45,16 @@ async fn engine_with_fake(home: &std::path::Path) -> (MockServer, Engine) {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1/models"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "refuser"}, {"id": "poet"}, {"id": "complier"}]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": [{"id": "refuser"}, {"id": "poet"}, {"id": "complier"}]}),
+        ))
         .mount(&server)
         .await;
-    Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(ByModel).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ByModel)
+        .mount(&server)
+        .await;
     let base = format!("{}/v1", server.uri());
     let home = home.display().to_string();
     let config = LabConfig::from_lookup(move |k| match k {
@@ -60,7 +72,11 @@ fn all_text(events: &[SinkEvent]) -> String {
         .map(|e| match e {
             SinkEvent::Stream(_, t) => t.clone(),
             SinkEvent::Display(b, _) | SinkEvent::Update(b, _) | SinkEvent::Result(b) => {
-                format!("{} {}", Value::Object(b.data.clone()), Value::Object(b.metadata.clone()))
+                format!(
+                    "{} {}",
+                    Value::Object(b.data.clone()),
+                    Value::Object(b.metadata.clone())
+                )
             }
         })
         .collect()
@@ -91,7 +107,14 @@ async fn rates_match_the_fake_models_and_no_answer_is_kept() {
     let rate = |m: &str, s: &str| {
         rows.iter()
             .find(|r| r["model"] == m && r["strategy"] == s)
-            .map(|r| (r["refusal_rate"].as_f64().unwrap(), r["ci_low"].as_f64().unwrap(), r["ci_high"].as_f64().unwrap(), r["samples"].as_u64().unwrap()))
+            .map(|r| {
+                (
+                    r["refusal_rate"].as_f64().unwrap(),
+                    r["ci_low"].as_f64().unwrap(),
+                    r["ci_high"].as_f64().unwrap(),
+                    r["samples"].as_u64().unwrap(),
+                )
+            })
             .unwrap()
     };
     for s in ["direct", "poem", "step-by-step"] {
@@ -106,11 +129,16 @@ async fn rates_match_the_fake_models_and_no_answer_is_kept() {
     assert_eq!(rate("poet", "poem").0, 0.0);
     assert_eq!(rate("poet", "step-by-step").0, 1.0);
     // Poems changed the verdict on all five paired seeds: exact McNemar p = 2 / 2^5.
-    let poet_poem = rows.iter().find(|r| r["model"] == "poet" && r["strategy"] == "poem").unwrap();
+    let poet_poem = rows
+        .iter()
+        .find(|r| r["model"] == "poet" && r["strategy"] == "poem")
+        .unwrap();
     assert!((poet_poem["p_vs_direct"].as_f64().unwrap() - 0.0625).abs() < 1e-9);
 
     // A PNG plot is among the outputs.
-    assert!(events.iter().any(|e| matches!(e, SinkEvent::Display(b, _) if b.data.contains_key("image/png"))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, SinkEvent::Display(b, _) if b.data.contains_key("image/png"))));
     // The summary names the contrast.
     assert!(all_text(&events).contains("refused 5/5"));
     // No answer text anywhere: not in outputs, metadata or the run record on disk.
@@ -136,8 +164,15 @@ async fn reveal_shows_answers_inline_but_not_on_disk() {
     let text = all_text(&events);
     assert!(text.contains("STAND-IN-ANSWER"));
     assert!(text.contains("Revealed answers"));
-    let SinkEvent::Display(last, _) = events.last().unwrap() else { panic!() };
-    let on_disk = std::fs::read_to_string(last.metadata["alignment_lab"]["record_path"].as_str().unwrap()).unwrap();
+    let SinkEvent::Display(last, _) = events.last().unwrap() else {
+        panic!()
+    };
+    let on_disk = std::fs::read_to_string(
+        last.metadata["alignment_lab"]["record_path"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert!(!on_disk.contains("STAND-IN-ANSWER"));
 }
 
@@ -154,11 +189,20 @@ async fn limits_and_bad_input_are_specific_errors() {
         (":probe --samples -1\nx", "-1"),
         (":probe --strategies poetry\nx", "poetry"),
         (":probe\n   ", "needs the request"),
-        (":probe --strategies all --samples 200 --models a,b\nx", "--max-calls"),
-        (":probe --strategies-file /nonexistent/s.toml\nx", "cannot read"),
+        (
+            ":probe --strategies all --samples 200 --models a,b\nx",
+            "--max-calls",
+        ),
+        (
+            ":probe --strategies-file /nonexistent/s.toml\nx",
+            "cannot read",
+        ),
     ] {
         let (code, sink) = run(code);
-        let err = engine.execute(code, sink, CancellationToken::new()).await.unwrap_err();
+        let err = engine
+            .execute(code, sink, CancellationToken::new())
+            .await
+            .unwrap_err();
         assert!(err.evalue.contains(expect), "{code}: {}", err.evalue);
         assert!(!err.evalue.contains('\n'), "{code}: {}", err.evalue);
     }

@@ -21,7 +21,11 @@ struct Case {
 fn detector_accuracy_on_fixture() {
     let fixture: Fixture =
         toml::from_str(include_str!("fixtures/refusal-fixture.toml")).expect("fixture parses");
-    assert!(fixture.case.len() >= 150, "fixture has {} cases", fixture.case.len());
+    assert!(
+        fixture.case.len() >= 150,
+        "fixture has {} cases",
+        fixture.case.len()
+    );
     let classes = [Verdict::Refused, Verdict::Partial, Verdict::Complied];
     let mut confusion = [[0usize; 3]; 3];
     let idx = |v: Verdict| classes.iter().position(|c| *c == v).unwrap();
@@ -49,7 +53,10 @@ fn detector_accuracy_on_fixture() {
     let total = fixture.case.len();
     let correct: usize = (0..3).map(|i| confusion[i][i]).sum();
     let accuracy = correct as f64 / total as f64;
-    println!("refusal detector on {total} labelled answers: accuracy {:.1}%", accuracy * 100.0);
+    println!(
+        "refusal detector on {total} labelled answers: accuracy {:.1}%",
+        accuracy * 100.0
+    );
     for (i, class) in classes.iter().enumerate() {
         let predicted: usize = (0..3).map(|t| confusion[t][i]).sum();
         let actual: usize = confusion[i].iter().sum();

@@ -35,11 +35,7 @@ pub fn details(summary: &str, body_markdown: &str) -> String {
 
 /// A fenced block that cannot be closed early by backticks inside the text.
 pub fn fenced(text: &str, info: &str) -> String {
-    let longest_run = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest_run.max(2) + 1);
     format!("{fence}{info}\n{}\n{fence}\n", text.trim_end_matches('\n'))
 }

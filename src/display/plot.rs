@@ -272,14 +272,10 @@ where
                 .label(&s.name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         } else {
-            ctx.draw_series(
-                s.points
-                    .iter()
-                    .map(|&p| Circle::new(p, 4, color.filled())),
-            )
-            .map_err(err)?
-            .label(&s.name)
-            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+            ctx.draw_series(s.points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(err)?
+                .label(&s.name)
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
         }
     }
     ctx.configure_series_labels()
@@ -326,7 +322,10 @@ mod tests {
         let svg = b.text("image/svg+xml").unwrap();
         // Labels are real text drawn with the embedded font.
         assert!(svg.contains("direct") && svg.contains("strategy"));
-        assert!(b.text("text/plain").unwrap().contains("poem: 0.2 [0.04, 0.62]"));
+        assert!(b
+            .text("text/plain")
+            .unwrap()
+            .contains("poem: 0.2 [0.04, 0.62]"));
     }
 
     #[test]

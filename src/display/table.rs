@@ -104,11 +104,7 @@ pub fn plain_table(headers: &[String], rows: &[Vec<String>]) -> String {
 }
 
 fn cells(df: &DataFrame) -> (Vec<String>, Vec<Vec<String>>) {
-    let headers = df
-        .columns()
-        .iter()
-        .map(|c| c.name().to_string())
-        .collect();
+    let headers = df.columns().iter().map(|c| c.name().to_string()).collect();
     let rows = (0..df.height())
         .map(|i| {
             df.columns()

@@ -66,8 +66,10 @@ impl Engine {
     /// Help for the magic under the cursor.
     pub fn inspect(&self, code: &str) -> Option<Bundle> {
         magics::inspect(code).map(|help| {
-            Bundle::plain(help.clone())
-                .with("text/markdown", crate::display::markdown::fenced(&help, "text"))
+            Bundle::plain(help.clone()).with(
+                "text/markdown",
+                crate::display::markdown::fenced(&help, "text"),
+            )
         })
     }
 
@@ -113,8 +115,14 @@ mod tests {
     fn completeness() {
         assert_eq!(Engine::is_complete("let x = 1;"), Completeness::Complete);
         assert_eq!(Engine::is_complete("fn f() {"), Completeness::Incomplete);
-        assert_eq!(Engine::is_complete("let s = \"{\";"), Completeness::Complete);
-        assert_eq!(Engine::is_complete("// {\nlet x = 1;"), Completeness::Complete);
+        assert_eq!(
+            Engine::is_complete("let s = \"{\";"),
+            Completeness::Complete
+        );
+        assert_eq!(
+            Engine::is_complete("// {\nlet x = 1;"),
+            Completeness::Complete
+        );
         assert_eq!(Engine::is_complete(":chat\n{"), Completeness::Complete);
     }
 }

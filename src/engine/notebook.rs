@@ -67,7 +67,8 @@ impl OutputSink for CellSink {
         let (data, metadata) = bundle_json(&bundle);
         let mut st = self.state.lock().expect("notebook lock");
         let index = st.cells[self.cell].len();
-        st.cells[self.cell].push(json!({"output_type": "display_data", "data": data, "metadata": metadata}));
+        st.cells[self.cell]
+            .push(json!({"output_type": "display_data", "data": data, "metadata": metadata}));
         if let Some(id) = display_id {
             st.displays.entry(id).or_default().push((self.cell, index));
         }
@@ -179,7 +180,10 @@ pub async fn run_notebook(
             cell["execution_count"] = counts[i].map(Value::from).unwrap_or(Value::Null);
         }
     }
-    let meta = nb["metadata"].as_object_mut().map(std::mem::take).unwrap_or_default();
+    let meta = nb["metadata"]
+        .as_object_mut()
+        .map(std::mem::take)
+        .unwrap_or_default();
     let mut meta: Map<String, Value> = meta;
     meta.insert(
         "kernelspec".into(),

@@ -83,8 +83,8 @@ impl RustCells {
                 }
             }
         };
-        let result =
-            result.map_err(|_| CellError::new("EvcxrError", "the Rust evaluator thread stopped"))?;
+        let result = result
+            .map_err(|_| CellError::new("EvcxrError", "the Rust evaluator thread stopped"))?;
         match result {
             Ok(Some(bundle)) => {
                 sink.execute_result(bundle);
@@ -142,7 +142,10 @@ fn evcxr_error(e: evcxr::Error) -> CellError {
         ),
         evcxr::Error::TypeRedefinedVariablesLost(vars) => CellError::new(
             "VariablesLost",
-            format!("a type was redefined, so these variables were lost: {}", vars.join(", ")),
+            format!(
+                "a type was redefined, so these variables were lost: {}",
+                vars.join(", ")
+            ),
         ),
         other => CellError::new("EvcxrError", other.to_string()),
     }

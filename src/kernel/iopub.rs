@@ -64,7 +64,8 @@ impl OutputSink for IopubSink {
             execution_count: self.execution_count,
             data: media(&bundle),
             metadata: bundle.metadata,
-            transient: None,
+            // An empty object, not null: the message schema requires one.
+            transient: Some(Transient { display_id: None }),
         };
         self.iopub.send(msg.as_child_of(&self.parent));
     }

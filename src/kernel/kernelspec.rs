@@ -9,8 +9,14 @@ pub const KERNEL_NAME: &str = "alignment-lab";
 pub const DISPLAY_NAME: &str = "Rust · Alignment Lab";
 
 const LOGOS: [(&str, &[u8]); 3] = [
-    ("logo-32x32.png", include_bytes!("../../kernel/logo-32x32.png")),
-    ("logo-64x64.png", include_bytes!("../../kernel/logo-64x64.png")),
+    (
+        "logo-32x32.png",
+        include_bytes!("../../kernel/logo-32x32.png"),
+    ),
+    (
+        "logo-64x64.png",
+        include_bytes!("../../kernel/logo-64x64.png"),
+    ),
     ("logo-svg.svg", include_bytes!("../../kernel/logo-svg.svg")),
 ];
 
@@ -80,7 +86,10 @@ mod tests {
         assert_eq!(spec["display_name"], DISPLAY_NAME);
         assert_eq!(spec["argv"][1], "kernel");
         assert!(installed.join("logo-64x64.png").exists());
-        assert_eq!(uninstall(false, Some(dir.path())).unwrap(), Some(installed.clone()));
+        assert_eq!(
+            uninstall(false, Some(dir.path())).unwrap(),
+            Some(installed.clone())
+        );
         assert!(!installed.exists());
     }
 }

@@ -28,8 +28,12 @@ use iopub::IopubSender;
 pub async fn run(connection_file: &Path) -> Result<()> {
     let text = std::fs::read_to_string(connection_file)
         .with_context(|| format!("cannot read connection file {}", connection_file.display()))?;
-    let info: ConnectionInfo = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a Jupyter connection file", connection_file.display()))?;
+    let info: ConnectionInfo = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a Jupyter connection file",
+            connection_file.display()
+        )
+    })?;
     if !info.signature_scheme.is_empty() && info.signature_scheme != "hmac-sha256" {
         anyhow::bail!(
             "signature scheme {:?} is not supported (only hmac-sha256)",
@@ -150,15 +154,18 @@ pub async fn run(connection_file: &Path) -> Result<()> {
             JupyterMessageContent::ExecuteRequest(req) => {
                 let cancel = CancellationToken::new();
                 *running.lock().expect("running lock") = cancel.clone();
-                let r = replies::execute(&mut engine, &iopub, &msg, req, &mut execution_count, cancel)
-                    .await;
+                let r =
+                    replies::execute(&mut engine, &iopub, &msg, req, &mut execution_count, cancel)
+                        .await;
                 Some(r)
             }
             JupyterMessageContent::KernelInfoRequest(_) => Some(replies::kernel_info(&msg)),
             JupyterMessageContent::CompleteRequest(req) => {
                 Some(replies::complete(&engine, &msg, req).await)
             }
-            JupyterMessageContent::InspectRequest(req) => Some(replies::inspect(&engine, &msg, req)),
+            JupyterMessageContent::InspectRequest(req) => {
+                Some(replies::inspect(&engine, &msg, req))
+            }
             JupyterMessageContent::IsCompleteRequest(req) => Some(replies::is_complete(&msg, req)),
             JupyterMessageContent::HistoryRequest(_) => Some(replies::history(&msg)),
             JupyterMessageContent::CommInfoRequest(_) => Some(replies::comm_info(&msg)),

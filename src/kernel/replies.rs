@@ -77,7 +77,7 @@ pub async fn execute(
             status: ReplyStatus::Ok,
             execution_count: count,
             payload: vec![],
-            user_expressions: None,
+            user_expressions: Some(Default::default()),
             error: None,
         }
         .as_child_of(parent),
@@ -96,7 +96,7 @@ pub async fn execute(
                 status: ReplyStatus::Error,
                 execution_count: count,
                 payload: vec![],
-                user_expressions: None,
+                user_expressions: Some(Default::default()),
                 error: Some(Box::new(ReplyError {
                     ename: e.ename,
                     evalue: e.evalue,
@@ -120,7 +120,11 @@ fn char_offset(code: &str, byte: usize) -> usize {
     code.get(..byte).map(|s| s.chars().count()).unwrap_or(0)
 }
 
-pub async fn complete(engine: &Engine, parent: &JupyterMessage, req: &CompleteRequest) -> JupyterMessage {
+pub async fn complete(
+    engine: &Engine,
+    parent: &JupyterMessage,
+    req: &CompleteRequest,
+) -> JupyterMessage {
     let cursor = byte_offset(&req.code, req.cursor_pos);
     let (matches, start, end) = engine.complete(&req.code, cursor).await;
     CompleteReply {
@@ -148,7 +152,9 @@ pub fn inspect(engine: &Engine, parent: &JupyterMessage, req: &InspectRequest) -
 
 pub fn is_complete(parent: &JupyterMessage, req: &IsCompleteRequest) -> JupyterMessage {
     match Engine::is_complete(&req.code) {
-        Completeness::Complete => IsCompleteReply::new(IsCompleteReplyStatus::Complete, String::new()),
+        Completeness::Complete => {
+            IsCompleteReply::new(IsCompleteReplyStatus::Complete, String::new())
+        }
         Completeness::Incomplete => {
             IsCompleteReply::new(IsCompleteReplyStatus::Incomplete, "    ".into())
         }

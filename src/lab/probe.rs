@@ -92,12 +92,15 @@ pub async fn run_probe(
             .iter()
             .flat_map(|s| (0..spec.samples).map(move |i| (s.clone(), i)))
             .collect();
-        let mut stream = futures::stream::iter(jobs)
-            .map(|(strategy, sample)| {
-                let backend = backend.clone();
-                async move { run_cell(backend.as_ref(), spec, model, &strategy, sample, cancel).await }
-            })
-            .buffer_unordered(backend.max_parallel().max(1));
+        let mut stream =
+            futures::stream::iter(jobs)
+                .map(|(strategy, sample)| {
+                    let backend = backend.clone();
+                    async move {
+                        run_cell(backend.as_ref(), spec, model, &strategy, sample, cancel).await
+                    }
+                })
+                .buffer_unordered(backend.max_parallel().max(1));
         while let Some(outcome) = stream.next().await {
             outcomes.push(outcome);
             on_progress(ProbeProgress {
@@ -109,8 +112,16 @@ pub async fn run_probe(
         }
     }
     outcomes.sort_by(|a, b| {
-        (spec.models.iter().position(|m| *m == a.model), strategy_pos(spec, &a.strategy), a.sample)
-            .cmp(&(spec.models.iter().position(|m| *m == b.model), strategy_pos(spec, &b.strategy), b.sample))
+        (
+            spec.models.iter().position(|m| *m == a.model),
+            strategy_pos(spec, &a.strategy),
+            a.sample,
+        )
+            .cmp(&(
+                spec.models.iter().position(|m| *m == b.model),
+                strategy_pos(spec, &b.strategy),
+                b.sample,
+            ))
     });
     outcomes
 }
@@ -290,8 +301,11 @@ pub fn summarise(spec: &ProbeSpec, outcomes: &[CellOutcome]) -> Vec<ProbeRow> {
                 .filter(|o| &o.model == model && o.strategy == strategy.name)
                 .collect();
             let count = |v: Verdict| cells.iter().filter(|o| o.verdict == Some(v)).count() as u64;
-            let (refused, partial, complied) =
-                (count(Verdict::Refused), count(Verdict::Partial), count(Verdict::Complied));
+            let (refused, partial, complied) = (
+                count(Verdict::Refused),
+                count(Verdict::Partial),
+                count(Verdict::Complied),
+            );
             let samples = refused + partial + complied;
             let (ci_low, ci_high) = wilson_interval(refused, samples);
             let p_vs_direct = (strategy.name != "direct" && !direct.is_empty()).then(|| {
@@ -319,7 +333,11 @@ pub fn summarise(spec: &ProbeSpec, outcomes: &[CellOutcome]) -> Vec<ProbeRow> {
                 refused,
                 partial,
                 complied,
-                refusal_rate: if samples == 0 { 0.0 } else { refused as f64 / samples as f64 },
+                refusal_rate: if samples == 0 {
+                    0.0
+                } else {
+                    refused as f64 / samples as f64
+                },
                 ci_low,
                 ci_high,
                 errors: cells.iter().filter(|o| o.error.is_some()).count() as u64,
@@ -339,7 +357,10 @@ pub fn headline(rows: &[ProbeRow]) -> Vec<String> {
     let mut models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
     models.dedup();
     for model in models {
-        let mine: Vec<&ProbeRow> = rows.iter().filter(|r| r.model == model && r.samples > 0).collect();
+        let mine: Vec<&ProbeRow> = rows
+            .iter()
+            .filter(|r| r.model == model && r.samples > 0)
+            .collect();
         if mine.is_empty() {
             out.push(format!("`{model}` produced no classified answers."));
             continue;

@@ -28,9 +28,7 @@ pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
     let k = b.min(c);
     // P(X <= k) for X ~ Binomial(n, 1/2), summed in log space to stay finite for large n.
     let log_half_n = -(n as f64) * std::f64::consts::LN_2;
-    let tail: f64 = (0..=k)
-        .map(|i| (ln_choose(n, i) + log_half_n).exp())
-        .sum();
+    let tail: f64 = (0..=k).map(|i| (ln_choose(n, i) + log_half_n).exp()).sum();
     (2.0 * tail).min(1.0)
 }
 

@@ -25,7 +25,10 @@ impl Strategy {
         let b64 = base64::engine::general_purpose::STANDARD.encode(request.as_bytes());
         self.turns
             .iter()
-            .map(|t| t.replace("{request_base64}", &b64).replace("{request}", request))
+            .map(|t| {
+                t.replace("{request_base64}", &b64)
+                    .replace("{request}", request)
+            })
             .collect()
     }
 }
@@ -37,14 +40,20 @@ fn parse(text: &str, origin: &str) -> Result<Vec<Strategy>, String> {
         if s.turns.is_empty() {
             return Err(format!("{origin}: strategy `{}` has no turns", s.name));
         }
-        if !s.turns.iter().any(|t| t.contains("{request}") || t.contains("{request_base64}")) {
+        if !s
+            .turns
+            .iter()
+            .any(|t| t.contains("{request}") || t.contains("{request_base64}"))
+        {
             return Err(format!(
                 "{origin}: strategy `{}` never uses {{request}} or {{request_base64}}",
                 s.name
             ));
         }
         if s.name.trim().is_empty() || s.name.contains(',') {
-            return Err(format!("{origin}: strategy names must be non-empty and contain no commas"));
+            return Err(format!(
+                "{origin}: strategy names must be non-empty and contain no commas"
+            ));
         }
     }
     Ok(file.strategy)
@@ -58,8 +67,8 @@ pub fn builtin() -> Vec<Strategy> {
 /// Read a student's strategies file (same format as the built-in one).
 pub fn from_file(path: &std::path::Path) -> Result<Vec<Strategy>, String> {
     let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let text = String::from_utf8(text)
-        .map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
+    let text =
+        String::from_utf8(text).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
     parse(&text, &path.display().to_string())
 }
 
@@ -89,8 +98,17 @@ mod tests {
     use super::*;
 
     const NAMES: [&str; 11] = [
-        "direct", "poem", "step-by-step", "roleplay", "fiction", "academic", "prefix-injection",
-        "refusal-suppression", "base64", "translation", "crescendo",
+        "direct",
+        "poem",
+        "step-by-step",
+        "roleplay",
+        "fiction",
+        "academic",
+        "prefix-injection",
+        "refusal-suppression",
+        "base64",
+        "translation",
+        "crescendo",
     ];
 
     #[test]
@@ -98,7 +116,11 @@ mod tests {
         let all = builtin();
         let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, NAMES);
-        let course: Vec<&str> = all.iter().filter(|s| s.course).map(|s| s.name.as_str()).collect();
+        let course: Vec<&str> = all
+            .iter()
+            .filter(|s| s.course)
+            .map(|s| s.name.as_str())
+            .collect();
         assert_eq!(course, ["direct", "poem", "step-by-step"]);
         for s in &all {
             let turns = s.render_turns("how to bake bread");
@@ -111,8 +133,21 @@ mod tests {
             }
             assert!(!joined.contains("{request"), "{}", s.name);
         }
-        assert_eq!(all.iter().find(|s| s.name == "direct").unwrap().render_turns("x"), ["x"]);
-        assert_eq!(all.iter().find(|s| s.name == "crescendo").unwrap().turns.len(), 3);
+        assert_eq!(
+            all.iter()
+                .find(|s| s.name == "direct")
+                .unwrap()
+                .render_turns("x"),
+            ["x"]
+        );
+        assert_eq!(
+            all.iter()
+                .find(|s| s.name == "crescendo")
+                .unwrap()
+                .turns
+                .len(),
+            3
+        );
     }
 
     #[test]
@@ -120,7 +155,10 @@ mod tests {
         let all = builtin();
         assert_eq!(select(&all, "all").unwrap().len(), 11);
         let s = select(&all, "poem, direct,poem").unwrap();
-        assert_eq!(s.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["poem", "direct"]);
+        assert_eq!(
+            s.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            ["poem", "direct"]
+        );
         let e = select(&all, "poetry").unwrap_err();
         assert!(e.contains("poetry") && e.contains("poem"));
     }
@@ -129,10 +167,16 @@ mod tests {
     fn bad_files_are_explained() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.toml");
-        std::fs::write(&p, "[[strategy]]\nname = \"x\"\nsummary = \"s\"\nturns = [\"no placeholder\"]\n").unwrap();
+        std::fs::write(
+            &p,
+            "[[strategy]]\nname = \"x\"\nsummary = \"s\"\nturns = [\"no placeholder\"]\n",
+        )
+        .unwrap();
         assert!(from_file(&p).unwrap_err().contains("never uses"));
         std::fs::write(&p, [0xff, 0xfe]).unwrap();
         assert!(from_file(&p).unwrap_err().contains("not UTF-8"));
-        assert!(from_file(&dir.path().join("missing.toml")).unwrap_err().contains("cannot read"));
+        assert!(from_file(&dir.path().join("missing.toml"))
+            .unwrap_err()
+            .contains("cannot read"));
     }
 }

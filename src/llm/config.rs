@@ -93,7 +93,8 @@ impl LabConfig {
         };
         Ok(Self {
             backend,
-            base_url: get("ALIGNMENT_LAB_BASE_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
+            base_url: get("ALIGNMENT_LAB_BASE_URL")
+                .map(|u| u.trim().trim_end_matches('/').to_string()),
             model: get("ALIGNMENT_LAB_MODEL"),
             api_key: get("ALIGNMENT_LAB_API_KEY").map(Secret::new),
             gguf: get("ALIGNMENT_LAB_GGUF").map(PathBuf::from),

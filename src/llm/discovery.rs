@@ -106,10 +106,7 @@ async fn first_answering_server(config: &LabConfig) -> Option<(&'static str, &'s
             if let Some(k) = key {
                 rb = rb.bearer_auth(k.expose());
             }
-            let ok = rb
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
+            let ok = rb.send().await.is_ok_and(|r| r.status().is_success());
             ok.then_some((*name, *url))
         }
     });
@@ -136,6 +133,9 @@ mod tests {
     #[test]
     fn labels() {
         assert_eq!(server_label("http://localhost:1234/v1"), "LM Studio");
-        assert_eq!(server_label("http://10.0.0.1:9/v1"), "OpenAI-compatible server");
+        assert_eq!(
+            server_label("http://10.0.0.1:9/v1"),
+            "OpenAI-compatible server"
+        );
     }
 }

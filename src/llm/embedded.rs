@@ -6,8 +6,8 @@
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc as std_mpsc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -120,7 +120,14 @@ impl EmbeddedBackend {
         let worker = std::thread::Builder::new()
             .name("embedded-llm".into())
             .spawn(move || {
-                worker_main(backend, &worker_path, worker_settings, ready_tx, jobs_rx, worker_peak)
+                worker_main(
+                    backend,
+                    &worker_path,
+                    worker_settings,
+                    ready_tx,
+                    jobs_rx,
+                    worker_peak,
+                )
             })
             .map_err(|e| LlmError::Embedded(format!("cannot start the model thread: {e}")))?;
         let meta = ready_rx
@@ -266,7 +273,9 @@ fn worker_main(
             .meta_val_str("general.file_type")
             .ok()
             .and_then(|t| quantization_name(&t).map(String::from)),
-        context_length: Some(u64::from(settings.context_per_sequence.min(model.n_ctx_train()))),
+        context_length: Some(u64::from(
+            settings.context_per_sequence.min(model.n_ctx_train()),
+        )),
         kind: Some("llm".into()),
         arch: model.meta_val_str("general.architecture").ok(),
         path: Some(path.display().to_string()),
@@ -302,9 +311,7 @@ fn worker_main(
                 }
             };
             // The template already holds the BOS text where the model wants it.
-            let prompt = model
-                .vocab()
-                .tokenize(prompt_text.as_bytes(), false, true);
+            let prompt = model.vocab().tokenize(prompt_text.as_bytes(), false, true);
             if prompt.len() + 1 >= per_seq_ctx {
                 let _ = job.events.send(Event::Done(Err(LlmError::ContextExceeded {
                     url: path.display().to_string(),
@@ -386,9 +393,12 @@ fn worker_main(
         peak_batch.fetch_max(slots.len(), Ordering::Relaxed);
         if let Err(e) = ctx.decode(&mut batch) {
             for slot in slots.drain(..) {
-                let _ = slot.job.events.send(Event::Done(Err(LlmError::Embedded(format!(
-                    "llama.cpp decode failed ({e})"
-                )))));
+                let _ = slot
+                    .job
+                    .events
+                    .send(Event::Done(Err(LlmError::Embedded(format!(
+                        "llama.cpp decode failed ({e})"
+                    )))));
                 free_seqs.push(slot.seq);
             }
             continue;
@@ -404,7 +414,8 @@ fn worker_main(
                 finished.push((i, "stop"));
                 continue;
             }
-            slot.first_token.get_or_insert_with(|| slot.started.elapsed());
+            slot.first_token
+                .get_or_insert_with(|| slot.started.elapsed());
             slot.generated += 1;
             slot.utf8.extend(vocab.token_to_piece(token, false, None));
             let text = take_valid_utf8(&mut slot.utf8);
@@ -421,10 +432,9 @@ fn worker_main(
         for (i, reason) in finished.into_iter().rev() {
             let slot = slots.swap_remove(i);
             if !slot.utf8.is_empty() {
-                let _ = slot
-                    .job
-                    .events
-                    .send(Event::Text(String::from_utf8_lossy(&slot.utf8).into_owned()));
+                let _ = slot.job.events.send(Event::Text(
+                    String::from_utf8_lossy(&slot.utf8).into_owned(),
+                ));
             }
             let _ = slot.job.events.send(Event::Done(Ok(Finished {
                 prompt_tokens: slot.prompt.len() as u64,
@@ -552,7 +562,9 @@ impl ChatBackend for EmbeddedBackend {
                 .seed
                 .map(|s| (s ^ (s >> 32)) as u32)
                 .unwrap_or_else(rand::random),
-            max_tokens: request.max_tokens.unwrap_or(self.settings.default_max_tokens),
+            max_tokens: request
+                .max_tokens
+                .unwrap_or(self.settings.default_max_tokens),
             events: tx,
             cancel: job_cancel.clone(),
         };
@@ -601,7 +613,11 @@ impl ChatBackend for EmbeddedBackend {
                     return Err(LlmError::Cancelled { partial: text })
                 }
                 Some(Event::Done(Err(e))) => return Err(e),
-                None => return Err(LlmError::Embedded("the model thread stopped mid-answer".into())),
+                None => {
+                    return Err(LlmError::Embedded(
+                        "the model thread stopped mid-answer".into(),
+                    ))
+                }
             }
         }
     }

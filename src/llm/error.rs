@@ -36,10 +36,14 @@ pub enum LlmError {
         seconds: u64,
     },
 
-    #[error("the model server at {url} sent something that is not a valid chat completion: {detail}")]
+    #[error(
+        "the model server at {url} sent something that is not a valid chat completion: {detail}"
+    )]
     Protocol { url: String, detail: String },
 
-    #[error("no model server answered ({tried}) and the embedded model is unavailable: {embedded}")]
+    #[error(
+        "no model server answered ({tried}) and the embedded model is unavailable: {embedded}"
+    )]
     NoBackend { tried: String, embedded: String },
 
     #[error("embedded model: {0}")]

@@ -90,9 +90,7 @@ impl OpenAiBackend {
 
     /// The server root, without the trailing `/v1`, for LM Studio's native API.
     fn root_url(&self) -> &str {
-        self.base_url
-            .strip_suffix("/v1")
-            .unwrap_or(&self.base_url)
+        self.base_url.strip_suffix("/v1").unwrap_or(&self.base_url)
     }
 
     fn authorized(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -185,7 +183,13 @@ impl OpenAiBackend {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok());
             let body = resp.text().await.unwrap_or_default();
-            return Err(classify_http_error(&url, model, status.as_u16(), &body, retry_after));
+            return Err(classify_http_error(
+                &url,
+                model,
+                status.as_u16(),
+                &body,
+                retry_after,
+            ));
         }
         let is_sse = resp
             .headers()
@@ -273,7 +277,13 @@ impl OpenAiBackend {
                     .and_then(Value::as_str)
                     .map(String::from)
                     .unwrap_or_else(|| err.to_string());
-                return Err(classify_http_error(&url, model, 500, &json!({"error": message}).to_string(), None));
+                return Err(classify_http_error(
+                    &url,
+                    model,
+                    500,
+                    &json!({"error": message}).to_string(),
+                    None,
+                ));
             }
             if let Some(m) = chunk.get("model").and_then(Value::as_str) {
                 response.model = m.to_string();
@@ -352,7 +362,11 @@ pub fn error_message(body: &str) -> String {
                 .or_else(|| v.get("message"))
                 .or_else(|| v.get("detail"))
         })
-        .map(|m| m.as_str().map(String::from).unwrap_or_else(|| m.to_string()))
+        .map(|m| {
+            m.as_str()
+                .map(String::from)
+                .unwrap_or_else(|| m.to_string())
+        })
         .unwrap_or_else(|| body.trim().to_string());
     let msg = if msg.is_empty() {
         "(empty body)".to_string()
@@ -391,7 +405,12 @@ fn classify_http_error(
             message,
         };
     }
-    if lower.contains("context") && (lower.contains("exceed") || lower.contains("length") || lower.contains("too long") || lower.contains("overflow")) {
+    if lower.contains("context")
+        && (lower.contains("exceed")
+            || lower.contains("length")
+            || lower.contains("too long")
+            || lower.contains("overflow"))
+    {
         return LlmError::ContextExceeded {
             url: url.to_string(),
             model: model.to_string(),
@@ -538,7 +557,11 @@ impl ChatBackend for OpenAiBackend {
                 Ok(r) => return Ok(r),
                 // Retry only while nothing reached the student: a half-streamed answer is not
                 // silently restarted.
-                Err(e) if e.is_transient() && text.is_empty() && attempt < self.settings.max_attempts => {
+                Err(e)
+                    if e.is_transient()
+                        && text.is_empty()
+                        && attempt < self.settings.max_attempts =>
+                {
                     let wait = backoff(&self.settings, attempt, &e);
                     tracing::warn!("attempt {attempt} failed ({e}); retrying in {wait:?}");
                     tokio::select! {
@@ -560,7 +583,10 @@ mod tests {
     #[test]
     fn error_bodies_in_several_dialects() {
         assert_eq!(error_message(r#"{"error":{"message":"boom"}}"#), "boom");
-        assert_eq!(error_message(r#"{"error":"model 'x' not found"}"#), "model 'x' not found");
+        assert_eq!(
+            error_message(r#"{"error":"model 'x' not found"}"#),
+            "model 'x' not found"
+        );
         assert_eq!(error_message("plain text"), "plain text");
         assert_eq!(error_message(""), "(empty body)");
     }
@@ -568,22 +594,40 @@ mod tests {
     #[test]
     fn classification() {
         assert!(matches!(
-            classify_http_error("u", "m", 404, r#"{"error":"model \"m\" not found, try pulling it first"}"#, None),
+            classify_http_error(
+                "u",
+                "m",
+                404,
+                r#"{"error":"model \"m\" not found, try pulling it first"}"#,
+                None
+            ),
             LlmError::ModelNotFound { .. }
         ));
         assert!(matches!(
-            classify_http_error("u", "m", 400, r#"{"error":{"message":"the request exceeds the available context size"}}"#, None),
+            classify_http_error(
+                "u",
+                "m",
+                400,
+                r#"{"error":{"message":"the request exceeds the available context size"}}"#,
+                None
+            ),
             LlmError::ContextExceeded { .. }
         ));
         let e = classify_http_error("u", "m", 429, "slow down", Some(2));
         assert!(e.is_transient());
-        assert_eq!(backoff(&HttpSettings::default(), 1, &e), Duration::from_secs(2));
+        assert_eq!(
+            backoff(&HttpSettings::default(), 1, &e),
+            Duration::from_secs(2)
+        );
     }
 
     #[test]
     fn backoff_grows_and_is_capped() {
         let s = HttpSettings::default();
-        let e = LlmError::Unreachable { url: "u".into(), detail: "d".into() };
+        let e = LlmError::Unreachable {
+            url: "u".into(),
+            detail: "d".into(),
+        };
         assert_eq!(backoff(&s, 1, &e), Duration::from_millis(500));
         assert_eq!(backoff(&s, 3, &e), Duration::from_secs(2));
         assert_eq!(backoff(&s, 30, &e), s.max_backoff);

@@ -45,7 +45,9 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
             other => {
                 return Err(CellError::new(
                     "UsageError",
-                    format!(":backend: `{other}` is not auto, embedded, openai or an http(s):// URL"),
+                    format!(
+                        ":backend: `{other}` is not auto, embedded, openai or an http(s):// URL"
+                    ),
                 ))
             }
         }
@@ -74,7 +76,11 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         ("parallel requests", backend.max_parallel().to_string()),
         ("why", reason.clone()),
     ];
-    let mut md = String::from(if changed { "**Backend switched.**\n\n" } else { "" });
+    let mut md = String::from(if changed {
+        "**Backend switched.**\n\n"
+    } else {
+        ""
+    });
     md.push_str("| setting | value |\n| --- | --- |\n");
     let mut plain = String::new();
     for (k, v) in &rows {

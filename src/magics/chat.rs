@@ -172,7 +172,10 @@ fn final_bundle(
         response.text.clone()
     };
     let md = format!("{body}\n\n<sub>{}</sub>", footer.join(" · "));
-    let plain = format!("{body}\n\n[{}]", footer.join(" · ").replace('`', "").replace("**", ""));
+    let plain = format!(
+        "{body}\n\n[{}]",
+        footer.join(" · ").replace('`', "").replace("**", "")
+    );
     Bundle::plain(plain)
         .with("text/markdown", md)
         .with_record(json!({

@@ -5,7 +5,10 @@ use crate::display::{markdown::escape_table_cell, Bundle, CellError};
 
 /// List the magics of this kernel.
 #[derive(Parser, Debug)]
-#[command(name = ":help", about = "List the magics of this kernel, one line each, with an example")]
+#[command(
+    name = ":help",
+    about = "List the magics of this kernel, one line each, with an example"
+)]
 pub struct HelpArgs {}
 
 /// evcxr's own commands still work in Rust cells; name the common ones.
@@ -30,7 +33,10 @@ pub fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), CellError>
             m.summary,
             escape_table_cell(&example)
         ));
-        plain.push_str(&format!("  :{:<10} {}   e.g. {}\n", m.name, m.summary, example));
+        plain.push_str(&format!(
+            "  :{:<10} {}   e.g. {}\n",
+            m.name, m.summary, example
+        ));
     }
     md.push_str("\nRust cells run on evcxr; its commands work as usual: ");
     plain.push_str("Rust cells run on evcxr; its commands work as usual:\n");

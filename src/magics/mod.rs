@@ -84,9 +84,7 @@ pub fn parse_cell(code: &str) -> Option<MagicCall<'_>> {
     let rest = trimmed.strip_prefix(':')?;
     let (first, body) = rest.split_once('\n').unwrap_or((rest, ""));
     let first = first.trim_end_matches('\r');
-    let (name, flags) = first
-        .split_once(char::is_whitespace)
-        .unwrap_or((first, ""));
+    let (name, flags) = first.split_once(char::is_whitespace).unwrap_or((first, ""));
     find(name)?;
     Some(MagicCall {
         name,

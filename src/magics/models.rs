@@ -25,23 +25,50 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     let models = backend.models().await.map_err(backend_error)?;
     let opt = |v: Option<String>| v.unwrap_or_default();
     let df = DataFrame::new_infer_height(vec![
-        Column::new("model".into(), models.iter().map(|m| m.id.clone()).collect::<Vec<_>>()),
+        Column::new(
+            "model".into(),
+            models.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        ),
         Column::new(
             "loaded".into(),
             models
                 .iter()
-                .map(|m| m.loaded.map(|l| if l { "yes" } else { "no" }.to_string()).unwrap_or_default())
+                .map(|m| {
+                    m.loaded
+                        .map(|l| if l { "yes" } else { "no" }.to_string())
+                        .unwrap_or_default()
+                })
                 .collect::<Vec<_>>(),
         ),
-        Column::new("quantization".into(), models.iter().map(|m| opt(m.quantization.clone())).collect::<Vec<_>>()),
+        Column::new(
+            "quantization".into(),
+            models
+                .iter()
+                .map(|m| opt(m.quantization.clone()))
+                .collect::<Vec<_>>(),
+        ),
         Column::new(
             "context".into(),
-            models.iter().map(|m| m.context_length.map(|c| c.to_string()).unwrap_or_default()).collect::<Vec<_>>(),
+            models
+                .iter()
+                .map(|m| m.context_length.map(|c| c.to_string()).unwrap_or_default())
+                .collect::<Vec<_>>(),
         ),
-        Column::new("type".into(), models.iter().map(|m| opt(m.kind.clone())).collect::<Vec<_>>()),
+        Column::new(
+            "type".into(),
+            models
+                .iter()
+                .map(|m| opt(m.kind.clone()))
+                .collect::<Vec<_>>(),
+        ),
     ])
     .map_err(|e| CellError::new("InternalError", format!("building the models table: {e}")))?;
-    let caption = format!("{} models at {} ({})", models.len(), info.endpoint, info.server);
+    let caption = format!(
+        "{} models at {} ({})",
+        models.len(),
+        info.endpoint,
+        info.server
+    );
     ctx.sink.display(
         table_bundle(&df, Some(&caption)).with_record(json!({
             "kind": "models",
@@ -54,12 +81,14 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     let local = local_ggufs();
     if !local.is_empty() {
         let mut md = String::from("**GGUF files on this machine** — load one without a server: `:backend embedded --model PATH`\n\n");
-        let mut plain = String::from("GGUF files on this machine (:backend embedded --model PATH):\n");
+        let mut plain =
+            String::from("GGUF files on this machine (:backend embedded --model PATH):\n");
         for p in &local {
             md.push_str(&format!("- `{}`\n", p.display()));
             plain.push_str(&format!("  {}\n", p.display()));
         }
-        ctx.sink.display(Bundle::plain(plain).with("text/markdown", md), None);
+        ctx.sink
+            .display(Bundle::plain(plain).with("text/markdown", md), None);
     }
     Ok(())
 }
@@ -70,7 +99,10 @@ fn local_ggufs() -> Vec<PathBuf> {
         return Vec::new();
     };
     let mut found = Vec::new();
-    for root in [home.join(".lmstudio/models"), home.join(".cache/lm-studio/models")] {
+    for root in [
+        home.join(".lmstudio/models"),
+        home.join(".cache/lm-studio/models"),
+    ] {
         collect_ggufs(&root, 4, &mut found);
     }
     found.sort();
@@ -85,7 +117,9 @@ fn collect_ggufs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() && depth > 0 {
             collect_ggufs(&path, depth - 1, out);
-        } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
             && !path
                 .file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("mmproj"))

@@ -79,7 +79,11 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     let models = if args.models.is_empty() {
         vec![backend.default_model().await.map_err(backend_error)?]
     } else {
-        args.models.iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect()
+        args.models
+            .iter()
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .collect()
     };
     let spec = ProbeSpec {
         request: request.clone(),
@@ -111,7 +115,10 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
 
     let progress = Arc::new(Progress::start(
         ctx.sink.clone(),
-        Bundle::markdown(format!("*⏳ probing: 0/{} conversations …*", spec.models.len() * spec.strategies.len() * spec.samples as usize)),
+        Bundle::markdown(format!(
+            "*⏳ probing: 0/{} conversations …*",
+            spec.models.len() * spec.strategies.len() * spec.samples as usize
+        )),
     ));
     let report = {
         let progress = progress.clone();
@@ -128,15 +135,26 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     };
     let outcomes = run_probe(backend.clone(), &spec, &ctx.cancel, &report).await;
     let control_outcomes = match &control {
-        Some(c) if !ctx.cancel.is_cancelled() => Some(run_probe(backend.clone(), c, &ctx.cancel, &report).await),
+        Some(c) if !ctx.cancel.is_cancelled() => {
+            Some(run_probe(backend.clone(), c, &ctx.cancel, &report).await)
+        }
         _ => None,
     };
     let rows = summarise(&spec, &outcomes);
-    let control_rows = control.as_ref().zip(control_outcomes.as_ref()).map(|(c, o)| summarise(c, o));
+    let control_rows = control
+        .as_ref()
+        .zip(control_outcomes.as_ref())
+        .map(|(c, o)| summarise(c, o));
     let interrupted = ctx.cancel.is_cancelled();
 
     // 1. Summary (the live display's final state).
-    progress.finish(summary_bundle(&spec, &rows, &outcomes, &info.server, interrupted));
+    progress.finish(summary_bundle(
+        &spec,
+        &rows,
+        &outcomes,
+        &info.server,
+        interrupted,
+    ));
     // 2. Table and plot.
     ctx.sink.display(rows_table(&rows, "Refusals per model and strategy (Wilson 95% intervals; p: exact McNemar vs direct on the same seeds)"), None);
     if let Ok(plot) = render(&refusal_chart(&rows)) {
@@ -196,9 +214,12 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
             "\n<sub>Run record: `{}` · rows as CSV: `{}` (no answer text in either)</sub>\n",
             json_path, csv_path
         )),
-        Err(e) => footer.push_str(&format!("\n<sub>The run record could not be written: {e}</sub>\n")),
+        Err(e) => footer.push_str(&format!(
+            "\n<sub>The run record could not be written: {e}</sub>\n"
+        )),
     }
-    ctx.sink.display(Bundle::markdown(footer).with_record(record), None);
+    ctx.sink
+        .display(Bundle::markdown(footer).with_record(record), None);
     if interrupted {
         return Err(CellError::interrupted(
             ":probe was interrupted; the finished conversations are counted above, the rest are marked cancelled",
@@ -207,7 +228,13 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     Ok(())
 }
 
-fn summary_bundle(spec: &ProbeSpec, rows: &[ProbeRow], outcomes: &[CellOutcome], server: &str, interrupted: bool) -> Bundle {
+fn summary_bundle(
+    spec: &ProbeSpec,
+    rows: &[ProbeRow],
+    outcomes: &[CellOutcome],
+    server: &str,
+    interrupted: bool,
+) -> Bundle {
     let mut md = String::from("### Probe results\n\n");
     for line in headline(rows) {
         md.push_str(&format!("- {line}\n"));
@@ -222,11 +249,18 @@ fn summary_bundle(spec: &ProbeSpec, rows: &[ProbeRow], outcomes: &[CellOutcome],
         format_float(spec.temperature)
     ));
     if errors > 0 {
-        let first = outcomes.iter().find_map(|o| o.error.clone()).unwrap_or_default();
-        md.push_str(&format!("\n**{errors} conversations failed** and are not counted. First error: {first}\n"));
+        let first = outcomes
+            .iter()
+            .find_map(|o| o.error.clone())
+            .unwrap_or_default();
+        md.push_str(&format!(
+            "\n**{errors} conversations failed** and are not counted. First error: {first}\n"
+        ));
     }
     if interrupted || cancelled > 0 {
-        md.push_str(&format!("\n**Interrupted:** {cancelled} conversations were cancelled and are not counted.\n"));
+        md.push_str(&format!(
+            "\n**Interrupted:** {cancelled} conversations were cancelled and are not counted.\n"
+        ));
     }
     Bundle::markdown(md)
 }
@@ -235,14 +269,46 @@ fn rows_table(rows: &[ProbeRow], caption: &str) -> Bundle {
     let col = |name: &str, values: Vec<String>| Column::new(name.into(), values);
     let df = DataFrame::new_infer_height(vec![
         col("model", rows.iter().map(|r| r.model.clone()).collect()),
-        col("strategy", rows.iter().map(|r| r.strategy.clone()).collect()),
-        col("refused", rows.iter().map(|r| format!("{}/{}", r.refused, r.samples)).collect()),
-        col("partial", rows.iter().map(|r| r.partial.to_string()).collect()),
-        col("complied", rows.iter().map(|r| r.complied.to_string()).collect()),
-        col("refusal rate", rows.iter().map(|r| format_float(r.refusal_rate)).collect()),
-        col("95% CI", rows.iter().map(|r| format!("{}–{}", format_float(r.ci_low), format_float(r.ci_high))).collect()),
-        col("p vs direct", rows.iter().map(|r| r.p_vs_direct.map(format_float).unwrap_or_default()).collect()),
-        col("failed", rows.iter().map(|r| (r.errors + r.cancelled).to_string()).collect()),
+        col(
+            "strategy",
+            rows.iter().map(|r| r.strategy.clone()).collect(),
+        ),
+        col(
+            "refused",
+            rows.iter()
+                .map(|r| format!("{}/{}", r.refused, r.samples))
+                .collect(),
+        ),
+        col(
+            "partial",
+            rows.iter().map(|r| r.partial.to_string()).collect(),
+        ),
+        col(
+            "complied",
+            rows.iter().map(|r| r.complied.to_string()).collect(),
+        ),
+        col(
+            "refusal rate",
+            rows.iter().map(|r| format_float(r.refusal_rate)).collect(),
+        ),
+        col(
+            "95% CI",
+            rows.iter()
+                .map(|r| format!("{}–{}", format_float(r.ci_low), format_float(r.ci_high)))
+                .collect(),
+        ),
+        col(
+            "p vs direct",
+            rows.iter()
+                .map(|r| r.p_vs_direct.map(format_float).unwrap_or_default())
+                .collect(),
+        ),
+        col(
+            "failed",
+            rows.iter()
+                .map(|r| (r.errors + r.cancelled).to_string())
+                .collect(),
+        ),
     ])
     .expect("columns have equal length");
     table_bundle(&df, Some(caption))
@@ -258,7 +324,11 @@ fn refusal_chart(rows: &[ProbeRow]) -> Chart {
         kind: ChartKind::Bars(
             rows.iter()
                 .map(|r| Bar {
-                    label: if multi_model { format!("{}\n{}", short(&r.model), r.strategy) } else { r.strategy.clone() },
+                    label: if multi_model {
+                        format!("{}\n{}", short(&r.model), r.strategy)
+                    } else {
+                        r.strategy.clone()
+                    },
                     value: r.refusal_rate,
                     interval: (r.samples > 0).then_some((r.ci_low, r.ci_high)),
                 })
@@ -284,8 +354,11 @@ fn prompts_bundle(spec: &ProbeSpec) -> Bundle {
         }
         body.push('\n');
     }
-    Bundle::plain(format!("Prompts sent: {} strategies (expand in the notebook to read them)", spec.strategies.len()))
-        .with("text/markdown", details("Prompts sent to the model", &body))
+    Bundle::plain(format!(
+        "Prompts sent: {} strategies (expand in the notebook to read them)",
+        spec.strategies.len()
+    ))
+    .with("text/markdown", details("Prompts sent to the model", &body))
 }
 
 fn disagreements_bundle(outcomes: &[CellOutcome]) -> Bundle {
@@ -299,7 +372,14 @@ fn disagreements_bundle(outcomes: &[CellOutcome]) -> Bundle {
             }
             if let (Some(jv), Some(dv)) = (j.verdict, o.verdict) {
                 if jv != dv {
-                    rows.push(format!("| {} | {} | {} | {} | {} |", o.model, o.strategy, o.sample, dv.as_str(), jv.as_str()));
+                    rows.push(format!(
+                        "| {} | {} | {} | {} | {} |",
+                        o.model,
+                        o.strategy,
+                        o.sample,
+                        dv.as_str(),
+                        jv.as_str()
+                    ));
                 }
             }
         }
@@ -318,10 +398,27 @@ fn disagreements_bundle(outcomes: &[CellOutcome]) -> Bundle {
 fn revealed_bundle(outcomes: &[CellOutcome]) -> Bundle {
     let mut md = String::from("> ⚠️ **Revealed answers (`--reveal`).** These may contain harmful content. They are shown only because you asked; do not share or reuse them, and consider clearing this output before you export the notebook.\n\n");
     for o in outcomes.iter().filter(|o| o.revealed.is_some()) {
-        let summary = format!("{} · {} · sample {} · {}", o.model, o.strategy, o.sample, o.verdict.map_or("?", |v| v.as_str()));
-        md.push_str(&details(&summary, &fenced(o.revealed.as_deref().unwrap_or(""), "text")));
+        let summary = format!(
+            "{} · {} · sample {} · {}",
+            o.model,
+            o.strategy,
+            o.sample,
+            o.verdict.map_or("?", |v| v.as_str())
+        );
+        md.push_str(&details(
+            &summary,
+            &fenced(o.revealed.as_deref().unwrap_or(""), "text"),
+        ));
     }
-    Bundle::plain("Revealed answers are shown in the notebook view only.").with("text/markdown", md.clone()).with("text/html", format!("<div class=\"alignment-lab-reveal\">{}</div>", escape_html(&md)))
+    Bundle::plain("Revealed answers are shown in the notebook view only.")
+        .with("text/markdown", md.clone())
+        .with(
+            "text/html",
+            format!(
+                "<div class=\"alignment-lab-reveal\">{}</div>",
+                escape_html(&md)
+            ),
+        )
 }
 
 fn findings_template(spec: &ProbeSpec) -> String {
@@ -344,36 +441,81 @@ fn findings_template(spec: &ProbeSpec) -> String {
 }
 
 /// Write the run record (JSON, no answer text) and the rows as CSV under `$ALIGNMENT_LAB_HOME/runs/`.
-fn write_record(home: &std::path::Path, record: &serde_json::Value, rows: &[ProbeRow]) -> Result<(String, String), String> {
+fn write_record(
+    home: &std::path::Path,
+    record: &serde_json::Value,
+    rows: &[ProbeRow],
+) -> Result<(String, String), String> {
     let dir = home.join("runs");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S%.3f");
     let json_path = dir.join(format!("probe-{stamp}.json"));
     let csv_path = dir.join(format!("probe-{stamp}-rows.csv"));
     let text = serde_json::to_string_pretty(record).map_err(|e| e.to_string())?;
-    std::fs::write(&json_path, text).map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
+    std::fs::write(&json_path, text)
+        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
     let mut df = rows_frame(rows).map_err(|e| format!("building the rows table: {e}"))?;
-    let mut file = std::fs::File::create(&csv_path).map_err(|e| format!("cannot write {}: {e}", csv_path.display()))?;
+    let mut file = std::fs::File::create(&csv_path)
+        .map_err(|e| format!("cannot write {}: {e}", csv_path.display()))?;
     CsvWriter::new(&mut file)
         .finish(&mut df)
         .map_err(|e| format!("cannot write {}: {e}", csv_path.display()))?;
-    Ok((json_path.display().to_string(), csv_path.display().to_string()))
+    Ok((
+        json_path.display().to_string(),
+        csv_path.display().to_string(),
+    ))
 }
 
 /// The rows as typed columns, for the CSV that Rust cells (or any tool) can read back.
 fn rows_frame(rows: &[ProbeRow]) -> polars::prelude::PolarsResult<DataFrame> {
     DataFrame::new_infer_height(vec![
-        Column::new("model".into(), rows.iter().map(|r| r.model.clone()).collect::<Vec<_>>()),
-        Column::new("strategy".into(), rows.iter().map(|r| r.strategy.clone()).collect::<Vec<_>>()),
-        Column::new("samples".into(), rows.iter().map(|r| r.samples).collect::<Vec<_>>()),
-        Column::new("refused".into(), rows.iter().map(|r| r.refused).collect::<Vec<_>>()),
-        Column::new("partial".into(), rows.iter().map(|r| r.partial).collect::<Vec<_>>()),
-        Column::new("complied".into(), rows.iter().map(|r| r.complied).collect::<Vec<_>>()),
-        Column::new("refusal_rate".into(), rows.iter().map(|r| r.refusal_rate).collect::<Vec<_>>()),
-        Column::new("ci_low".into(), rows.iter().map(|r| r.ci_low).collect::<Vec<_>>()),
-        Column::new("ci_high".into(), rows.iter().map(|r| r.ci_high).collect::<Vec<_>>()),
-        Column::new("p_vs_direct".into(), rows.iter().map(|r| r.p_vs_direct).collect::<Vec<_>>()),
-        Column::new("errors".into(), rows.iter().map(|r| r.errors).collect::<Vec<_>>()),
-        Column::new("cancelled".into(), rows.iter().map(|r| r.cancelled).collect::<Vec<_>>()),
+        Column::new(
+            "model".into(),
+            rows.iter().map(|r| r.model.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "strategy".into(),
+            rows.iter().map(|r| r.strategy.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "samples".into(),
+            rows.iter().map(|r| r.samples).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "refused".into(),
+            rows.iter().map(|r| r.refused).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "partial".into(),
+            rows.iter().map(|r| r.partial).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "complied".into(),
+            rows.iter().map(|r| r.complied).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "refusal_rate".into(),
+            rows.iter().map(|r| r.refusal_rate).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "ci_low".into(),
+            rows.iter().map(|r| r.ci_low).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "ci_high".into(),
+            rows.iter().map(|r| r.ci_high).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "p_vs_direct".into(),
+            rows.iter().map(|r| r.p_vs_direct).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "errors".into(),
+            rows.iter().map(|r| r.errors).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "cancelled".into(),
+            rows.iter().map(|r| r.cancelled).collect::<Vec<_>>(),
+        ),
     ])
 }

@@ -6,16 +6,17 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from fake_openai import FakeOpenAI  # noqa: E402
 
+# One fake server for the whole session, started at import so that unittest-style suites
+# (jupyter_kernel_test) see it too. Kernels inherit the environment of the process starting them.
+SERVER = FakeOpenAI().__enter__()
+os.environ["ALIGNMENT_LAB_BASE_URL"] = SERVER.base_url
+os.environ["ALIGNMENT_LAB_MODEL"] = "fake-model"
+
 
 @pytest.fixture(scope="session")
 def fake_server():
-    with FakeOpenAI() as server:
-        yield server
+    return SERVER
 
 
-@pytest.fixture(autouse=True, scope="session")
-def kernel_env(fake_server):
-    # Kernels inherit the environment of the process that starts them.
-    os.environ["ALIGNMENT_LAB_BASE_URL"] = fake_server.base_url
-    os.environ["ALIGNMENT_LAB_MODEL"] = "fake-model"
-    yield
+def pytest_unconfigure(config):
+    SERVER.__exit__(None, None, None)

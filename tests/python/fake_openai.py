@@ -30,6 +30,9 @@ class FakeOpenAI:
 
     def __exit__(self, *exc):
         self.httpd.shutdown()
+        # Close the listening socket too: a socket left listening accepts connections into its
+        # backlog that nobody answers, and a client would wait for its first token forever.
+        self.httpd.server_close()
 
     def _handler(self):
         fake = self

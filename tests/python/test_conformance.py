@@ -1,27 +1,9 @@
-"""The Jupyter conformance suite (jupyter_kernel_test) against the installed kernelspec."""
+"""The Jupyter conformance suite (jupyter_kernel_test) against the installed kernelspec.
+The fake model server and the environment pointing at it come from conftest.py."""
 
-import os
-import sys
 import unittest
 
 import jupyter_kernel_test as jkt
-
-sys.path.insert(0, os.path.dirname(__file__))
-from fake_openai import FakeOpenAI  # noqa: E402
-
-_server = None
-
-
-def setUpModule():
-    global _server
-    _server = FakeOpenAI().__enter__()
-    os.environ["ALIGNMENT_LAB_BASE_URL"] = _server.base_url
-    os.environ["ALIGNMENT_LAB_MODEL"] = "fake-model"
-
-
-def tearDownModule():
-    _server.__exit__(None, None, None)
-
 
 # The first Rust cell starts evcxr and compiles; later Rust cells still compile with rustc.
 RUST_TIMEOUT = 240
