@@ -6,7 +6,7 @@ use jupyter_protocol::{
     CodeMirrorMode, CommInfoReply, CompleteReply, CompleteRequest, ErrorOutput, ExecuteInput,
     ExecuteReply, ExecuteRequest, ExecutionCount, HelpLink, HistoryReply, InspectReply,
     InspectRequest, InterruptReply, IsCompleteReply, IsCompleteReplyStatus, IsCompleteRequest,
-    JupyterMessage, KernelInfoReply, LanguageInfo, Media, ReplyError, ReplyStatus, ShutdownReply,
+    JupyterMessage, KernelInfoReply, LanguageInfo, ReplyError, ReplyStatus, ShutdownReply,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -142,7 +142,7 @@ pub fn inspect(engine: &Engine, parent: &JupyterMessage, req: &InspectRequest) -
     let found = engine.inspect(&req.code);
     InspectReply {
         found: found.is_some(),
-        data: found.as_ref().map(media).unwrap_or_else(Media::default),
+        data: found.as_ref().map(media).unwrap_or_default(),
         metadata: Default::default(),
         status: ReplyStatus::Ok,
         error: None,

@@ -423,9 +423,8 @@ fn worker_main(
                 let _ = slot.job.events.send(Event::Text(text));
             }
             slot.last = Some(token);
-            if slot.generated >= slot.job.max_tokens {
-                finished.push((i, "length"));
-            } else if slot.n_past as usize + 1 >= per_seq_ctx {
+            // Out of answer budget, or out of this sequence's share of the context.
+            if slot.generated >= slot.job.max_tokens || slot.n_past as usize + 1 >= per_seq_ctx {
                 finished.push((i, "length"));
             }
         }

@@ -398,7 +398,7 @@ fn classify_http_error(
         || (lower.contains("model") && lower.contains("not found"))
         || lower.contains("no models loaded")
         || lower.contains("does not exist");
-    if status == 404 && model_missing || model_missing && status == 400 {
+    if model_missing && (status == 404 || status == 400) {
         return LlmError::ModelNotFound {
             url: url.to_string(),
             model: model.to_string(),
