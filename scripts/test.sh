@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/alignment-lab/target}"
+# rust-analyzer's crates (inside evcxr) read $CI at compile time; a value that differs between
+# runs rebuilds them and everything above. Build the same way in CI and at a desk.
+unset CI
 export ALIGNMENT_LAB_HOME="${ALIGNMENT_LAB_HOME:-$HOME/.cache/alignment-lab/home}"
 export ALIGNMENT_LAB_REQUIRE_MODEL=1
 VENV="${ALIGNMENT_LAB_TEST_VENV:-$HOME/.cache/alignment-lab/venv}"

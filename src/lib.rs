@@ -5,6 +5,7 @@
 //! Rust) → `magics` (flag parsing, orchestration) → `llm` (backends) and `display` (bundles).
 //! `kernel` never touches `llm`; `llm` knows nothing of Jupyter.
 
+pub mod bench;
 pub mod display;
 pub mod engine;
 pub mod kernel;

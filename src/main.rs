@@ -41,6 +41,21 @@ enum Command {
         #[arg(long)]
         prefix: Option<PathBuf>,
     },
+    /// Benchmarks of the embedded engine (decode speed vs llama.cpp direct, batching, :chat
+    /// overhead, memory), each printed as a ratio against a reference from the same run.
+    Bench {
+        /// GGUF to benchmark (default: the embedded model).
+        #[arg(long)]
+        gguf: Option<PathBuf>,
+        /// Tokens per answer.
+        #[arg(long, default_value_t = 128)]
+        tokens: u32,
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Internal: print this process's resident memory after loading the model and answering.
+        #[arg(long, hide = true)]
+        memory_probe: bool,
+    },
     /// Execute a notebook headlessly with this kernel's engine and save the outputs.
     Run {
         notebook: PathBuf,
@@ -77,6 +92,31 @@ fn main() -> Result<()> {
                 Some(dir) => println!("removed {}", dir.display()),
                 None => println!("no `{}` kernelspec was installed there", kernelspec::KERNEL_NAME),
             }
+            Ok(())
+        }
+        Command::Bench {
+            gguf,
+            tokens,
+            repeat,
+            memory_probe,
+        } => {
+            let config = LabConfig::from_env().map_err(anyhow::Error::msg)?;
+            let gguf = gguf.unwrap_or_else(|| config.embedded_model_path());
+            if memory_probe {
+                return runtime()?.block_on(alignment_lab::bench::memory_probe(&gguf));
+            }
+            runtime()?.block_on(alignment_lab::bench::run(alignment_lab::bench::BenchOptions {
+                gguf: gguf.clone(),
+                tokens,
+                repeat,
+            }))?;
+            // Memory in a fresh process, so the benchmark's own models do not count.
+            let out = std::process::Command::new(std::env::current_exe()?)
+                .args(["bench", "--memory-probe", "--gguf"])
+                .arg(&gguf)
+                .output()?;
+            let rss = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            println!("\nResident memory with the model loaded and one answer given: {rss} MB   (goal < 300 MB)");
             Ok(())
         }
         Command::Run {

@@ -204,6 +204,7 @@ where
     ctx.configure_mesh()
         .disable_x_mesh()
         .x_labels(0)
+        .y_label_formatter(&|y| format_float(*y))
         .x_desc(&chart.x_label)
         .y_desc(&chart.y_label)
         .label_style((FONT, 14))
@@ -227,6 +228,16 @@ where
             ])
             .map_err(err)?;
         }
+        // The value above each bar, so a zero bar still says "0%".
+        let (vx, vy) = ctx.backend_coord(&(x, bar.value.max(y0)));
+        let value_style =
+            TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+        root.draw_text(
+            &format!("{:.0}%", bar.value * 100.0),
+            &value_style,
+            (vx + 14, vy - 4),
+        )
+        .map_err(err)?;
         // Category labels are drawn in pixel space under the axis, centred on each bar.
         let (px, py) = ctx.backend_coord(&(x, y0));
         let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
@@ -258,6 +269,8 @@ where
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
     ctx.configure_mesh()
+        .x_label_formatter(&|x| format_float(*x))
+        .y_label_formatter(&|y| format_float(*y))
         .x_desc(&chart.x_label)
         .y_desc(&chart.y_label)
         .label_style((FONT, 14))
@@ -279,6 +292,7 @@ where
         }
     }
     ctx.configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .label_font((FONT, 14))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)

@@ -6,6 +6,7 @@ mod rust_cells;
 
 use std::sync::Arc;
 
+use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::display::{Bundle, CellError, OutputSink};
@@ -50,7 +51,23 @@ impl Engine {
                 sink,
                 cancel,
             };
-            return magics::run(&call, ctx).await;
+            // A panic in a magic is a bug, but it must not take the kernel (and the student's
+            // variables) down with it: report it as this cell's error instead.
+            let name = call.name;
+            return std::panic::AssertUnwindSafe(magics::run(&call, ctx))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| {
+                    let msg = panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("unknown panic");
+                    Err(CellError::new(
+                        "InternalError",
+                        format!(":{name} hit a bug ({msg}); the kernel is still running — please report this"),
+                    ))
+                });
         }
         self.rust.execute(code, sink, cancel).await
     }

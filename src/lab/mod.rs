@@ -4,5 +4,6 @@
 pub mod judge;
 pub mod probe;
 pub mod refusal;
+pub mod rlhf;
 pub mod stats;
 pub mod strategies;

@@ -376,8 +376,8 @@ pub fn headline(rows: &[ProbeRow]) -> Vec<String> {
         let part = |r: &ProbeRow| format!("{}/{} under `{}`", r.refused, r.samples, r.strategy);
         if (strongest.refusal_rate - weakest.refusal_rate).abs() < 1e-9 {
             out.push(format!(
-                "`{model}` refused at the same rate under every strategy ({}).",
-                part(strongest)
+                "`{model}` refused {}/{} under every strategy.",
+                strongest.refused, strongest.samples
             ));
         } else {
             out.push(format!(

@@ -55,7 +55,11 @@ impl Default for EmbeddedSettings {
     }
 }
 
-/// llama.cpp may be initialised once per process.
+/// llama.cpp may be initialised once per process; everything that needs it shares this.
+pub fn shared_llama_backend() -> Result<&'static LlamaBackend, LlmError> {
+    llama_backend()
+}
+
 fn llama_backend() -> Result<&'static LlamaBackend, LlmError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
@@ -142,6 +146,20 @@ impl EmbeddedBackend {
             worker: Some(worker),
             peak_batch,
         })
+    }
+
+    /// The prompt text this backend would feed llama.cpp for a conversation (for benchmarks
+    /// that drive llama.cpp directly with the same input).
+    pub fn render_for_bench(&self, messages: &[super::Message]) -> Result<String, LlmError> {
+        let backend = llama_backend()?;
+        let model = LlamaModel::load_from_file(
+            backend,
+            &self.path,
+            &LlamaModelParams::default().with_vocab_only(true),
+        )
+        .map_err(|e| LlmError::Embedded(format!("cannot read {} ({e})", self.path.display())))?;
+        let template = model.chat_template(None).ok();
+        render_prompt(&model, template.as_ref(), messages)
     }
 
     /// The most sequences ever decoded together in one batch (evidence of batching).

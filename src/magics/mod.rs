@@ -8,6 +8,7 @@ mod chat;
 mod help;
 mod models;
 mod probe;
+mod rlhf;
 mod session;
 
 use std::sync::Arc;
@@ -58,6 +59,13 @@ pub const MAGICS: &[MagicSpec] = &[
         summary: "refusal rates of models under adversarial strategies; answers are never stored",
         example: ":probe --strategies direct,poem,step-by-step --samples 5\n<request under test>",
         command: probe::ProbeArgs::command,
+    },
+    MagicSpec {
+        name: "rlhf-challenge",
+        summary:
+            "the four RLHF challenges (Casper et al. 2023): cards, simulations, findings templates",
+        example: ":rlhf-challenge reward-hacking --simulate",
+        command: rlhf::RlhfArgs::command,
     },
     MagicSpec {
         name: "chat",
@@ -161,6 +169,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         "models" => models::run(call, ctx).await,
         "chat" => chat::run(call, ctx).await,
         "probe" => probe::run(call, ctx).await,
+        "rlhf-challenge" => rlhf::run(call, ctx),
         other => Err(CellError::new(
             "UsageError",
             format!("unknown magic :{other}"),

@@ -325,7 +325,7 @@ fn refusal_chart(rows: &[ProbeRow]) -> Chart {
             rows.iter()
                 .map(|r| Bar {
                     label: if multi_model {
-                        format!("{}\n{}", short(&r.model), r.strategy)
+                        format!("{} · {}", short(&r.model), r.strategy)
                     } else {
                         r.strategy.clone()
                     },
