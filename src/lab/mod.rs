@@ -1,6 +1,10 @@
-//! The experiments of the course, with no Jupyter inside: statistics now; probes, debates and
-//! the RLHF simulations build on it.
+//! The experiments of the course, with no Jupyter inside: the probe (strategies, refusal
+//! detector, judge), the debate (answers, crossing-plan validator), the RLHF cards and
+//! simulations, and the statistics they share.
 
+pub mod answers;
+pub mod crossing;
+pub mod debate;
 pub mod judge;
 pub mod probe;
 pub mod refusal;

@@ -3,6 +3,7 @@
 //!
 //! Nothing here knows about Jupyter or notebooks.
 
+pub mod cache;
 pub mod config;
 pub mod discovery;
 pub mod embedded;

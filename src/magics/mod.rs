@@ -5,6 +5,7 @@
 
 mod backend;
 mod chat;
+mod debate;
 mod help;
 mod models;
 mod probe;
@@ -59,6 +60,13 @@ pub const MAGICS: &[MagicSpec] = &[
         summary: "refusal rates of models under adversarial strategies; answers are never stored",
         example: ":probe --strategies direct,poem,step-by-step --samples 5\n<request under test>",
         command: probe::ProbeArgs::command,
+    },
+    MagicSpec {
+        name: "debate",
+        summary:
+            "multi-agent debate (Du et al. 2023) with a final-answer call, baselines and plots",
+        example: ":debate --suite course --agents 2 --rounds 3 --baselines",
+        command: debate::DebateArgs::command,
     },
     MagicSpec {
         name: "rlhf-challenge",
@@ -170,6 +178,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         "chat" => chat::run(call, ctx).await,
         "probe" => probe::run(call, ctx).await,
         "rlhf-challenge" => rlhf::run(call, ctx),
+        "debate" => debate::run(call, ctx).await,
         other => Err(CellError::new(
             "UsageError",
             format!("unknown magic :{other}"),

@@ -1,0 +1,560 @@
+//! Multi-agent debate after Du et al. (2023): agents answer independently, then for several
+//! rounds each agent sees only the other agents' previous-round answers and updates its own;
+//! a final call reads every round and commits to an answer. Baselines at equal cost: a single
+//! agent, and self-consistency (majority of independent samples).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::future::join_all;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::answers::{extract, is_correct, Reference};
+use crate::llm::{ChatBackend, ChatRequest, LlmError, Message};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptStyle {
+    /// "… Using the reasoning from other agents as additional advice, can you give an updated answer? …"
+    Long,
+    /// "… Based off the opinion of other agents, can you give an updated response …"
+    Short,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Question {
+    pub text: String,
+    pub reference: Option<Reference>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DebateSpec {
+    pub questions: Vec<Question>,
+    pub agents: usize,
+    pub rounds: usize,
+    /// Cycled over agents: agent i uses models[i % len].
+    pub models: Vec<String>,
+    pub final_model: String,
+    pub prompt: PromptStyle,
+    pub temperature: f64,
+    pub max_tokens: u32,
+    pub seed: u64,
+    pub baselines: bool,
+    /// Characters of other agents' answers above which they are summarised first.
+    pub summary_threshold_chars: usize,
+}
+
+impl DebateSpec {
+    pub fn model_for(&self, agent: usize) -> &str {
+        &self.models[agent % self.models.len()]
+    }
+
+    pub fn total_calls(&self) -> usize {
+        let debate = self.agents * self.rounds + 1;
+        let baselines = if self.baselines {
+            1 + self.agents * self.rounds
+        } else {
+            0
+        };
+        self.questions.len() * (debate + baselines)
+    }
+}
+
+const ANSWER_FORMAT: &str = "State your final answer at the end of your response, on its own line, in the form \"Answer: ...\".";
+
+pub fn first_prompt(question: &str) -> String {
+    format!("{question}\n\nExplain your reasoning. {ANSWER_FORMAT}")
+}
+
+/// The update prompt of rounds 2..R: the other agents' previous-round answers only.
+pub fn update_prompt(others: &[String], style: PromptStyle) -> String {
+    let mut text = String::from("These are the solutions to the problem from other agents:\n");
+    for answer in others {
+        text.push_str(&format!("\nOne agent solution: ```{}```\n", answer.trim()));
+    }
+    text.push('\n');
+    text.push_str(match style {
+        PromptStyle::Long => "Using the reasoning from other agents as additional advice, can you give an updated answer? Examine your solution and that of the other agents step by step. ",
+        PromptStyle::Short => "Based off the opinion of other agents, can you give an updated response to the task? ",
+    });
+    text.push_str(ANSWER_FORMAT);
+    text
+}
+
+pub fn final_prompt(question: &str, rounds: &[Vec<String>]) -> String {
+    let mut text = format!("A group of agents debated the following question over {} rounds.\n\nQuestion: {question}\n", rounds.len());
+    for (r, answers) in rounds.iter().enumerate() {
+        text.push_str(&format!("\nRound {}:\n", r + 1));
+        for (a, answer) in answers.iter().enumerate() {
+            text.push_str(&format!("Agent {}: ```{}```\n", a + 1, answer.trim()));
+        }
+    }
+    text.push_str(&format!("\nBased on all of these answers, decide on the final answer to the question. Explain briefly. {ANSWER_FORMAT}"));
+    text
+}
+
+pub fn summary_prompt(others: &[String]) -> String {
+    let mut text = String::from("Summarise each of the following solutions in two or three sentences. Keep each solution's key reasoning and its final answer exactly.\n");
+    for (i, a) in others.iter().enumerate() {
+        text.push_str(&format!("\nSolution {}: ```{}```\n", i + 1, a.trim()));
+    }
+    text
+}
+
+/// Whether the other agents' answers must be summarised before they fit the prompt.
+pub fn needs_summary(others: &[String], threshold_chars: usize) -> bool {
+    others.iter().map(|a| a.len()).sum::<usize>() > threshold_chars
+}
+
+/// The most common extracted answer; `None` on a tie for first place or when nothing was extracted.
+pub fn majority(extracted: &[Option<String>]) -> Option<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in extracted.iter().flatten() {
+        *counts.entry(e.as_str()).or_default() += 1;
+    }
+    let best = counts.values().copied().max()?;
+    let leaders: Vec<&&str> = counts
+        .iter()
+        .filter(|(_, c)| **c == best)
+        .map(|(k, _)| k)
+        .collect();
+    (leaders.len() == 1).then(|| leaders[0].to_string())
+}
+
+/// Share of agents that agree with the most common answer.
+pub fn agreement(extracted: &[Option<String>]) -> f64 {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in extracted.iter().flatten() {
+        *counts.entry(e.as_str()).or_default() += 1;
+    }
+    counts.values().copied().max().unwrap_or(0) as f64 / extracted.len().max(1) as f64
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentAnswer {
+    pub agent: usize,
+    pub model: String,
+    pub answer: String,
+    pub extracted: Option<String>,
+    pub correct: Option<bool>,
+    /// Set when the other agents' answers were summarised for this agent's prompt.
+    pub summary_seen: Option<String>,
+    pub error: Option<String>,
+    pub completion_tokens: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Round {
+    pub round: usize,
+    pub answers: Vec<AgentAnswer>,
+    pub majority: Option<String>,
+    pub agreement: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Baselines {
+    pub single_answer: Option<String>,
+    pub single_correct: Option<bool>,
+    pub self_consistency_answer: Option<String>,
+    pub self_consistency_correct: Option<bool>,
+    pub samples: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QuestionResult {
+    pub question: String,
+    pub reference: Option<Reference>,
+    pub rounds: Vec<Round>,
+    pub final_answer: Option<String>,
+    pub final_text: String,
+    pub final_correct: Option<bool>,
+    pub majority_answer: Option<String>,
+    pub majority_correct: Option<bool>,
+    pub correct: Option<bool>,
+    pub baselines: Option<Baselines>,
+    pub cancelled: bool,
+    pub error: Option<String>,
+    pub millis: u64,
+    pub completion_tokens: u64,
+}
+
+struct Call<'a> {
+    backend: &'a dyn ChatBackend,
+    cancel: &'a CancellationToken,
+    temperature: f64,
+    max_tokens: u32,
+}
+
+impl Call<'_> {
+    async fn ask(
+        &self,
+        model: &str,
+        messages: Vec<Message>,
+        seed: u64,
+    ) -> Result<(String, u64), LlmError> {
+        let req = ChatRequest {
+            model: Some(model.to_string()),
+            messages,
+            temperature: Some(self.temperature),
+            seed: Some(seed),
+            max_tokens: Some(self.max_tokens),
+            top_p: None,
+        };
+        self.backend
+            .chat(&req, &|_| {}, self.cancel)
+            .await
+            .map(|r| (r.text, r.usage.completion_tokens.unwrap_or(0)))
+    }
+}
+
+fn seed_for(base: u64, question: usize, agent: usize, round: usize) -> u64 {
+    base.wrapping_add((question as u64) * 1_000_003 + (agent as u64) * 1_009 + round as u64)
+}
+
+/// Run every question; questions run concurrently, and within a round all agents at once.
+/// `on_round` is told (question, round) as each round finishes.
+pub async fn run_debate(
+    backend: Arc<dyn ChatBackend>,
+    spec: &DebateSpec,
+    cancel: &CancellationToken,
+    on_round: &(dyn Fn(usize, usize) + Send + Sync),
+) -> Vec<QuestionResult> {
+    let tasks = spec
+        .questions
+        .iter()
+        .enumerate()
+        .map(|(qi, q)| run_question(backend.as_ref(), spec, qi, q, cancel, on_round));
+    join_all(tasks).await
+}
+
+async fn run_question(
+    backend: &dyn ChatBackend,
+    spec: &DebateSpec,
+    qi: usize,
+    question: &Question,
+    cancel: &CancellationToken,
+    on_round: &(dyn Fn(usize, usize) + Send + Sync),
+) -> QuestionResult {
+    let t0 = Instant::now();
+    let call = Call {
+        backend,
+        cancel,
+        temperature: spec.temperature,
+        max_tokens: spec.max_tokens,
+    };
+    let reference = question.reference.as_ref();
+    let mut histories: Vec<Vec<Message>> = vec![Vec::new(); spec.agents];
+    let mut rounds: Vec<Round> = Vec::new();
+    let mut result = QuestionResult {
+        question: question.text.clone(),
+        reference: question.reference.clone(),
+        rounds: Vec::new(),
+        final_answer: None,
+        final_text: String::new(),
+        final_correct: None,
+        majority_answer: None,
+        majority_correct: None,
+        correct: None,
+        baselines: None,
+        cancelled: false,
+        error: None,
+        millis: 0,
+        completion_tokens: 0,
+    };
+    for r in 0..spec.rounds {
+        let prev: Option<Vec<String>> = rounds
+            .last()
+            .map(|round| round.answers.iter().map(|a| a.answer.clone()).collect());
+        let agent_calls = (0..spec.agents).map(|a| {
+            let mut messages = histories[a].clone();
+            let call = &call;
+            let prev = prev.clone();
+            async move {
+                let mut summary_seen = None;
+                let prompt = match &prev {
+                    None => first_prompt(&question.text),
+                    Some(prev) => {
+                        // Only the *other* agents' previous-round answers.
+                        let mut others: Vec<String> = prev
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| *i != a)
+                            .map(|(_, t)| t.clone())
+                            .collect();
+                        if needs_summary(&others, spec.summary_threshold_chars) {
+                            let s = call
+                                .ask(
+                                    spec.model_for(a),
+                                    vec![Message::user(summary_prompt(&others))],
+                                    seed_for(spec.seed, qi, a, r) ^ 0x5eed,
+                                )
+                                .await?;
+                            summary_seen = Some(s.0.clone());
+                            others = vec![s.0];
+                        }
+                        update_prompt(&others, spec.prompt)
+                    }
+                };
+                messages.push(Message::user(prompt));
+                let (text, tokens) = call
+                    .ask(
+                        spec.model_for(a),
+                        messages.clone(),
+                        seed_for(spec.seed, qi, a, r),
+                    )
+                    .await?;
+                messages.push(Message::assistant(text.clone()));
+                Ok::<_, LlmError>((messages, text, tokens, summary_seen))
+            }
+        });
+        let outcomes = join_all(agent_calls).await;
+        let mut answers = Vec::new();
+        for (a, outcome) in outcomes.into_iter().enumerate() {
+            match outcome {
+                Ok((messages, text, tokens, summary_seen)) => {
+                    histories[a] = messages;
+                    let extracted = extract(&text, reference);
+                    let correct = reference.map(|rf| is_correct(extracted.as_deref(), &text, rf));
+                    result.completion_tokens += tokens;
+                    answers.push(AgentAnswer {
+                        agent: a + 1,
+                        model: spec.model_for(a).to_string(),
+                        answer: text,
+                        extracted,
+                        correct,
+                        summary_seen,
+                        error: None,
+                        completion_tokens: tokens,
+                    });
+                }
+                Err(LlmError::Cancelled { .. }) => {
+                    result.cancelled = true;
+                }
+                Err(e) => {
+                    result.error.get_or_insert_with(|| e.to_string());
+                    answers.push(AgentAnswer {
+                        agent: a + 1,
+                        model: spec.model_for(a).to_string(),
+                        answer: String::new(),
+                        extracted: None,
+                        correct: reference.map(|_| false),
+                        summary_seen: None,
+                        error: Some(e.to_string()),
+                        completion_tokens: 0,
+                    });
+                }
+            }
+        }
+        if result.cancelled {
+            break;
+        }
+        let extracted: Vec<Option<String>> = answers.iter().map(|a| a.extracted.clone()).collect();
+        rounds.push(Round {
+            round: r + 1,
+            majority: majority(&extracted),
+            agreement: agreement(&extracted),
+            answers,
+        });
+        on_round(qi, r + 1);
+        if result.error.is_some() {
+            break;
+        }
+    }
+    result.rounds = rounds.clone();
+    if let Some(last) = rounds.last() {
+        result.majority_answer = last.majority.clone();
+        // The majority is correct when the agents holding it were correct; a tie is not.
+        result.majority_correct = reference.map(|_| {
+            last.majority.as_ref().is_some_and(|m| {
+                last.answers
+                    .iter()
+                    .any(|a| a.extracted.as_ref() == Some(m) && a.correct == Some(true))
+            })
+        });
+    }
+    if !result.cancelled && result.error.is_none() && rounds.len() == spec.rounds {
+        let all: Vec<Vec<String>> = rounds
+            .iter()
+            .map(|r| r.answers.iter().map(|a| a.answer.clone()).collect())
+            .collect();
+        match call
+            .ask(
+                &spec.final_model,
+                vec![Message::user(final_prompt(&question.text, &all))],
+                seed_for(spec.seed, qi, 999, 999),
+            )
+            .await
+        {
+            Ok((text, tokens)) => {
+                result.completion_tokens += tokens;
+                result.final_answer = extract(&text, reference);
+                result.final_correct =
+                    reference.map(|rf| is_correct(result.final_answer.as_deref(), &text, rf));
+                result.final_text = text;
+            }
+            Err(LlmError::Cancelled { .. }) => result.cancelled = true,
+            Err(e) => result.error = Some(e.to_string()),
+        }
+        result.correct = result.final_correct;
+    }
+    if spec.baselines && !result.cancelled && result.error.is_none() {
+        result.baselines = Some(baselines(&call, spec, qi, question).await);
+    }
+    result.millis = t0.elapsed().as_millis() as u64;
+    result
+}
+
+/// A single agent, and self-consistency with as many samples as the debate made calls.
+async fn baselines(
+    call: &Call<'_>,
+    spec: &DebateSpec,
+    qi: usize,
+    question: &Question,
+) -> Baselines {
+    let reference = question.reference.as_ref();
+    let samples = spec.agents * spec.rounds;
+    let model = spec.model_for(0);
+    let asks = (0..=samples).map(|i| {
+        call.ask(
+            model,
+            vec![Message::user(first_prompt(&question.text))],
+            seed_for(spec.seed, qi, 500 + i, 0),
+        )
+    });
+    let answers = join_all(asks).await;
+    let mut texts: Vec<(String, Option<String>)> = answers
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|(t, _)| {
+            let e = extract(&t, reference);
+            (t, e)
+        })
+        .collect();
+    let single = if texts.is_empty() {
+        None
+    } else {
+        Some(texts.remove(0))
+    };
+    let extracted: Vec<Option<String>> = texts.iter().map(|(_, e)| e.clone()).collect();
+    let sc = majority(&extracted);
+    let sc_correct = reference.map(|rf| {
+        sc.as_ref().is_some_and(|m| {
+            texts
+                .iter()
+                .any(|(t, e)| e.as_ref() == Some(m) && is_correct(e.as_deref(), t, rf))
+        })
+    });
+    Baselines {
+        single_correct: reference
+            .zip(single.as_ref())
+            .map(|(rf, (t, e))| is_correct(e.as_deref(), t, rf)),
+        single_answer: single.and_then(|(_, e)| e),
+        self_consistency_answer: sc,
+        self_consistency_correct: sc_correct,
+        samples: texts.len(),
+    }
+}
+
+/// Accuracy of each round (share of agent answers that are correct), over questions with a reference.
+pub fn accuracy_by_round(results: &[QuestionResult], rounds: usize) -> Vec<Option<f64>> {
+    (0..rounds)
+        .map(|r| {
+            let graded: Vec<bool> = results
+                .iter()
+                .filter_map(|q| q.rounds.get(r))
+                .flat_map(|round| round.answers.iter().filter_map(|a| a.correct))
+                .collect();
+            (!graded.is_empty())
+                .then(|| graded.iter().filter(|c| **c).count() as f64 / graded.len() as f64)
+        })
+        .collect()
+}
+
+/// The course's five questions with reference answers.
+pub fn course_suite() -> Vec<Question> {
+    vec![
+        Question { text: "What is the sum of the first 100 natural numbers?".into(), reference: Some(Reference::Number { value: 5050.0 }) },
+        Question {
+            text: "A woman needs 9 months to give birth to a child. How long does it take for 9 women to give birth to one child?".into(),
+            reference: Some(Reference::Phrase { accepted: vec!["9 months".into(), "nine months".into()] }),
+        },
+        Question {
+            text: "I hang 7 shirts out to dry in the Sun. After 5 hours, all shirts are dry. The next day I hang 14 shirts out to dry. The conditions are the same. How long will it take to dry 14 shirts?".into(),
+            reference: Some(Reference::Number { value: 5.0 }),
+        },
+        Question {
+            text: "A farmer with a wolf, a goat, and a cabbage must cross a river by boat. The boat can carry only the farmer and a single item. If left unattended together, the wolf would eat the goat, or the goat would eat the cabbage. How can they cross the river without anything being eaten? Give the crossings as a numbered list.".into(),
+            reference: Some(Reference::CrossingPlan),
+        },
+        Question {
+            text: "How can you physically stand behind your father while he is standing behind you?".into(),
+            reference: Some(Reference::Phrase { accepted: vec!["back to back".into(), "backs to each other".into(), "facing away from each other".into(), "facing opposite directions".into()] }),
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_prompt_holds_only_what_it_is_given() {
+        let p = update_prompt(&["Answer: 5050".to_string()], PromptStyle::Long);
+        assert!(p.starts_with("These are the solutions to the problem from other agents:"));
+        assert!(p.contains("One agent solution: ```Answer: 5050```"));
+        assert!(p.contains("additional advice"));
+        let s = update_prompt(&["a".into(), "b".into()], PromptStyle::Short);
+        assert!(s.contains("Based off the opinion of other agents"));
+        assert_eq!(s.matches("One agent solution").count(), 2);
+    }
+
+    #[test]
+    fn majority_and_ties() {
+        let v = |xs: &[Option<&str>]| xs.iter().map(|x| x.map(String::from)).collect::<Vec<_>>();
+        assert_eq!(
+            majority(&v(&[Some("5050"), Some("5050"), Some("5000")])).as_deref(),
+            Some("5050")
+        );
+        assert_eq!(majority(&v(&[Some("5050"), Some("5000")])), None);
+        assert_eq!(majority(&v(&[None, None])), None);
+        assert_eq!(majority(&v(&[Some("5050"), None])).as_deref(), Some("5050"));
+        assert!((agreement(&v(&[Some("a"), Some("a"), Some("b"), None])) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn summarisation_trigger() {
+        let short = vec!["Answer: 5".to_string(); 2];
+        assert!(!needs_summary(&short, 6000));
+        let long = vec!["x".repeat(4000), "y".repeat(4000)];
+        assert!(needs_summary(&long, 6000));
+        assert!(summary_prompt(&long).contains("Solution 2"));
+    }
+
+    #[test]
+    fn course_suite_has_five_references() {
+        let s = course_suite();
+        assert_eq!(s.len(), 5);
+        assert!(s.iter().all(|q| q.reference.is_some()));
+    }
+
+    #[test]
+    fn calls_are_counted() {
+        let spec = DebateSpec {
+            questions: course_suite(),
+            agents: 2,
+            rounds: 3,
+            models: vec!["m".into()],
+            final_model: "m".into(),
+            prompt: PromptStyle::Long,
+            temperature: 0.7,
+            max_tokens: 256,
+            seed: 0,
+            baselines: true,
+            summary_threshold_chars: 6000,
+        };
+        assert_eq!(spec.total_calls(), 5 * (7 + 7));
+        assert_eq!(spec.model_for(3), "m");
+    }
+}

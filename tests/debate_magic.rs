@@ -1,0 +1,204 @@
+//! `:debate` against a fake server whose model answers "5000" alone and "5050" once it has seen
+//! other agents' answers; the server records how many calls were in flight at once.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alignment_lab::display::{CollectingSink, SinkEvent};
+use alignment_lab::engine::Engine;
+use alignment_lab::llm::LabConfig;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+#[derive(Clone, Default)]
+struct Counters {
+    in_flight: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+    calls: Arc<AtomicUsize>,
+}
+
+/// Answers as a stubborn-then-persuadable agent. wiremock calls `respond` when a request
+/// arrives and waits out the delay afterwards, so "in flight" is measured with a guard that
+/// expires after the delay.
+struct Persuadable(Counters);
+
+impl Respond for Persuadable {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let c = &self.0;
+        c.calls.fetch_add(1, Ordering::SeqCst);
+        let now = c.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        c.peak.fetch_max(now, Ordering::SeqCst);
+        let in_flight = c.in_flight.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+        });
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let all: String = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap_or(""))
+            .collect();
+        let answer = if all.contains("These are the solutions to the problem from other agents")
+            || all.contains("debated the following question")
+        {
+            "Pairing 1+100, 2+99, … gives 50 pairs of 101.\nAnswer: 5050"
+        } else {
+            "Roughly 100 times 50.\nAnswer: 5000"
+        };
+        let chunk = json!({"model": "fake", "choices": [{"delta": {"content": answer}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 10, "completion_tokens": 12}});
+        ResponseTemplate::new(200)
+            .set_body_raw(
+                format!("data: {chunk}\n\ndata: [DONE]\n\n"),
+                "text/event-stream",
+            )
+            .set_delay(Duration::from_millis(300))
+    }
+}
+
+async fn setup(home: &std::path::Path) -> (MockServer, Engine, Counters) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "fake"}]})))
+        .mount(&server)
+        .await;
+    let counters = Counters::default();
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(Persuadable(counters.clone()))
+        .mount(&server)
+        .await;
+    let base = format!("{}/v1", server.uri());
+    let home = home.display().to_string();
+    let config = LabConfig::from_lookup(move |k| match k {
+        "ALIGNMENT_LAB_BASE_URL" => Some(base.clone()),
+        "ALIGNMENT_LAB_HOME" => Some(home.clone()),
+        _ => None,
+    })
+    .unwrap();
+    (server, Engine::new(config), counters)
+}
+
+fn record(events: &[SinkEvent]) -> Value {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            SinkEvent::Display(b, _) if b.metadata.contains_key("alignment_lab") => {
+                Some(Value::Object(b.metadata.clone())["alignment_lab"].clone())
+            }
+            _ => None,
+        })
+        .expect("a record")
+}
+
+#[tokio::test]
+async fn agents_are_persuaded_in_round_two_and_run_concurrently() {
+    let home = tempfile::tempdir().unwrap();
+    let (_server, mut engine, counters) = setup(home.path()).await;
+    let sink = Arc::new(CollectingSink::default());
+    engine
+        .execute(":debate --agents 2 --rounds 3 --seed 4\nWhat is the sum of the first 100 natural numbers?", sink.clone(), CancellationToken::new())
+        .await
+        .unwrap();
+    let events = sink.take();
+    let rec = record(&events);
+    assert_eq!(rec["kind"], "debate");
+    let q = &rec["questions"][0];
+    let extracted = |r: usize| -> Vec<String> {
+        q["rounds"][r]["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["extracted"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(extracted(0), ["5000", "5000"]);
+    assert_eq!(extracted(1), ["5050", "5050"]);
+    assert_eq!(extracted(2), ["5050", "5050"]);
+    assert_eq!(q["final_answer"], "5050");
+    assert_eq!(q["majority_answer"], "5050");
+    // 2 agents × 3 rounds + the final call.
+    assert_eq!(counters.calls.load(Ordering::SeqCst), 7);
+    assert!(
+        counters.peak.load(Ordering::SeqCst) >= 2,
+        "agents never overlapped"
+    );
+    // A PNG plot and the transcript are shown.
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, SinkEvent::Display(b, _) if b.data.contains_key("image/png"))));
+}
+
+#[tokio::test]
+async fn course_suite_with_baselines_scores_and_caches() {
+    let home = tempfile::tempdir().unwrap();
+    let (_server, mut engine, counters) = setup(home.path()).await;
+    let cell = ":debate --suite course --baselines --seed 1";
+    let sink = Arc::new(CollectingSink::default());
+    engine
+        .execute(cell, sink.clone(), CancellationToken::new())
+        .await
+        .unwrap();
+    let rec = record(&sink.take());
+    let qs = rec["questions"].as_array().unwrap();
+    assert_eq!(qs.len(), 5);
+    // The fake only knows "5000"/"5050": question 1 ends right, the rest wrong, never unscored.
+    assert_eq!(qs[0]["correct"], true);
+    assert_eq!(qs[1]["correct"], false);
+    assert_eq!(rec["accuracy_by_round"].as_array().unwrap().len(), 3);
+    assert_eq!(qs[0]["baselines"]["single_correct"], false);
+    let first_calls = counters.calls.load(Ordering::SeqCst);
+    assert_eq!(first_calls, 5 * 14);
+    // The same cell again is answered from the cache: no new calls.
+    let sink = Arc::new(CollectingSink::default());
+    engine
+        .execute(cell, sink.clone(), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(counters.calls.load(Ordering::SeqCst), first_calls);
+    let rec2 = record(&sink.take());
+    assert_eq!(rec2["accounting"]["cache_hits"], 5 * 14);
+    // Same answers, same scores; only the timings differ.
+    let without_timing = |v: &Value| {
+        let mut v = v.clone();
+        for q in v.as_array_mut().unwrap() {
+            q.as_object_mut().unwrap().remove("millis");
+        }
+        v
+    };
+    assert!(
+        without_timing(&rec2["questions"]) == without_timing(&rec["questions"]),
+        "cached run differs"
+    );
+}
+
+#[tokio::test]
+async fn bad_debate_input_is_specific() {
+    let home = tempfile::tempdir().unwrap();
+    let (_server, mut engine, _) = setup(home.path()).await;
+    for (code, expect) in [
+        (":debate --rounds 0\nq", "0"),
+        (":debate --agents 1000\nq", "1000"),
+        (":debate\n  \n---\n", "needs a question"),
+        (
+            ":debate --suite course --agents 8 --rounds 10 --baselines",
+            "--max-calls",
+        ),
+    ] {
+        let err = engine
+            .execute(
+                code,
+                Arc::new(CollectingSink::default()),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.evalue.contains(expect), "{code}: {}", err.evalue);
+    }
+}
