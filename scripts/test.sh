@@ -44,3 +44,6 @@ BIN="$CARGO_TARGET_DIR/debug/alignment-lab"
 
 step "Benchmark: kernel start to kernel_info_reply, beside ipykernel"
 "$VENV/bin/python" bench/kernel_startup.py --binary "$BIN" --repeat 5 | tee "$OUT/kernel-startup.txt"
+
+step "Benchmark: embedded engine against llama.cpp direct, batching, :chat overhead, memory"
+"$BIN" bench --repeat 3 | tee "$OUT/embedded-bench.txt"

@@ -44,6 +44,35 @@ pub struct DebateSpec {
     pub baselines: bool,
     /// Characters of other agents' answers above which they are summarised first.
     pub summary_threshold_chars: usize,
+    /// Characters that fit in a model's context next to the answer it writes.
+    pub prompt_budget_chars: usize,
+}
+
+/// A conservative characters-per-token estimate for English text.
+pub const CHARS_PER_TOKEN: usize = 3;
+
+impl DebateSpec {
+    /// Budgets for a model with `context_tokens` of context answering in `max_tokens`.
+    pub fn budgets(context_tokens: usize, max_tokens: u32) -> (usize, usize) {
+        let room = context_tokens
+            .saturating_sub(max_tokens as usize + 64)
+            .max(256)
+            * CHARS_PER_TOKEN;
+        // Other agents' answers may take half of it before they are summarised.
+        (room / 2, room)
+    }
+}
+
+fn chars(messages: &[Message]) -> usize {
+    messages.iter().map(|m| m.content.len()).sum()
+}
+
+/// Drop an agent's oldest exchanges (never its first question, never the newest prompt) until
+/// the conversation fits the model's context.
+pub fn fit_history(messages: &mut Vec<Message>, budget_chars: usize) {
+    while chars(messages) > budget_chars && messages.len() > 3 {
+        messages.drain(1..3);
+    }
 }
 
 impl DebateSpec {
@@ -83,16 +112,61 @@ pub fn update_prompt(others: &[String], style: PromptStyle) -> String {
     text
 }
 
-pub fn final_prompt(question: &str, rounds: &[Vec<String>]) -> String {
-    let mut text = format!("A group of agents debated the following question over {} rounds.\n\nQuestion: {question}\n", rounds.len());
-    for (r, answers) in rounds.iter().enumerate() {
-        text.push_str(&format!("\nRound {}:\n", r + 1));
-        for (a, answer) in answers.iter().enumerate() {
-            text.push_str(&format!("Agent {}: ```{}```\n", a + 1, answer.trim()));
+/// The course's final call: every round's answers. When they do not fit the model's context,
+/// earlier rounds shrink to each agent's extracted answer, then the last round's answers are
+/// shortened from the front (their conclusions are at the end).
+pub fn final_prompt(
+    question: &str,
+    rounds: &[Vec<String>],
+    extracted: &[Vec<Option<String>>],
+    budget_chars: usize,
+) -> String {
+    let build = |full_rounds_from: usize, keep_chars: usize| {
+        let mut text = format!("A group of agents debated the following question over {} rounds.\n\nQuestion: {question}\n", rounds.len());
+        for (r, answers) in rounds.iter().enumerate() {
+            text.push_str(&format!("\nRound {}:\n", r + 1));
+            for (a, answer) in answers.iter().enumerate() {
+                if r >= full_rounds_from {
+                    let answer = answer.trim();
+                    let cut = answer
+                        .char_indices()
+                        .rev()
+                        .nth(keep_chars.saturating_sub(1))
+                        .map(|(i, _)| i)
+                        .unwrap_or(0);
+                    let shown = if cut > 0 {
+                        format!("…{}", &answer[cut..])
+                    } else {
+                        answer.to_string()
+                    };
+                    text.push_str(&format!("Agent {}: ```{}```\n", a + 1, shown));
+                } else {
+                    let e = extracted
+                        .get(r)
+                        .and_then(|x| x.get(a))
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_else(|| "(no clear answer)".into());
+                    text.push_str(&format!("Agent {}: final answer {e}\n", a + 1));
+                }
+            }
         }
+        text.push_str(&format!("\nBased on all of these answers, decide on the final answer to the question. Explain briefly. {ANSWER_FORMAT}"));
+        text
+    };
+    let all = build(0, usize::MAX);
+    if all.len() <= budget_chars {
+        return all;
     }
-    text.push_str(&format!("\nBased on all of these answers, decide on the final answer to the question. Explain briefly. {ANSWER_FORMAT}"));
-    text
+    let last = rounds.len().saturating_sub(1);
+    let mut keep = 4000;
+    loop {
+        let text = build(last, keep);
+        if text.len() <= budget_chars || keep <= 200 {
+            return text;
+        }
+        keep = keep * 2 / 3;
+    }
 }
 
 pub fn summary_prompt(others: &[String]) -> String {
@@ -298,6 +372,7 @@ async fn run_question(
                     }
                 };
                 messages.push(Message::user(prompt));
+                fit_history(&mut messages, spec.prompt_budget_chars);
                 let (text, tokens) = call
                     .ask(
                         spec.model_for(a),
@@ -379,10 +454,15 @@ async fn run_question(
             .iter()
             .map(|r| r.answers.iter().map(|a| a.answer.clone()).collect())
             .collect();
+        let extracted: Vec<Vec<Option<String>>> = rounds
+            .iter()
+            .map(|r| r.answers.iter().map(|a| a.extracted.clone()).collect())
+            .collect();
+        let prompt = final_prompt(&question.text, &all, &extracted, spec.prompt_budget_chars);
         match call
             .ask(
                 &spec.final_model,
-                vec![Message::user(final_prompt(&question.text, &all))],
+                vec![Message::user(prompt)],
                 seed_for(spec.seed, qi, 999, 999),
             )
             .await
@@ -533,6 +613,34 @@ mod tests {
     }
 
     #[test]
+    fn history_is_trimmed_oldest_first_keeping_question_and_newest_prompt() {
+        let mut h = vec![
+            Message::user("question"),
+            Message::assistant("a".repeat(100)),
+            Message::user("update 1"),
+            Message::assistant("b".repeat(100)),
+            Message::user("update 2"),
+        ];
+        fit_history(&mut h, 150);
+        assert_eq!(h.len(), 3);
+        assert_eq!(h[0].content, "question");
+        assert!(h[1].content.starts_with('b'));
+        assert_eq!(h[2].content, "update 2");
+    }
+
+    #[test]
+    fn final_prompt_shrinks_to_fit() {
+        let rounds = vec![vec!["x".repeat(3000), "y".repeat(3000)]; 3];
+        let extracted = vec![vec![Some("5000".to_string()), None]; 3];
+        let full = final_prompt("Q?", &rounds, &extracted, 100_000);
+        assert!(full.len() > 18_000);
+        let small = final_prompt("Q?", &rounds, &extracted, 4000);
+        assert!(small.len() <= 4000, "{}", small.len());
+        assert!(small.contains("Agent 1: final answer 5000"));
+        assert!(small.contains("Agent 2: final answer (no clear answer)"));
+    }
+
+    #[test]
     fn course_suite_has_five_references() {
         let s = course_suite();
         assert_eq!(s.len(), 5);
@@ -553,6 +661,7 @@ mod tests {
             seed: 0,
             baselines: true,
             summary_threshold_chars: 6000,
+            prompt_budget_chars: 12000,
         };
         assert_eq!(spec.total_calls(), 5 * (7 + 7));
         assert_eq!(spec.model_for(3), "m");

@@ -107,7 +107,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
             .filter(|m| !m.is_empty())
             .collect()
     };
-    let context_chars = inner
+    let context_tokens = inner
         .models()
         .await
         .ok()
@@ -116,7 +116,8 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
                 .find(|m| m.id == models[0])
                 .and_then(|m| m.context_length)
         })
-        .unwrap_or(2048) as usize;
+        .unwrap_or(4096) as usize;
+    let budgets = DebateSpec::budgets(context_tokens, args.max_tokens);
     let spec = DebateSpec {
         questions,
         agents: args.agents as usize,
@@ -134,8 +135,8 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         max_tokens: args.max_tokens,
         seed: args.seed,
         baselines: args.baselines,
-        // About 4 characters a token; leave half the window for the question and the answer.
-        summary_threshold_chars: context_chars * 2,
+        summary_threshold_chars: budgets.0,
+        prompt_budget_chars: budgets.1,
     };
     if spec.total_calls() > args.max_calls {
         return Err(CellError::new("UsageError", format!(
