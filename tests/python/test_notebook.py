@@ -45,3 +45,29 @@ def test_smoke_notebook(fake_server, tmp_path):
 
     # ... and the next cell still runs.
     assert any(o.output_type == "display_data" for o in cells[6].outputs), cells[6].outputs
+
+
+def test_embedded_model_answers_without_a_server(tmp_path):
+    """No server configured: the kernel runs SmolLM2 in-process and says so in the metadata."""
+    saved = {k: os.environ.pop(k, None) for k in ("ALIGNMENT_LAB_BASE_URL", "ALIGNMENT_LAB_MODEL")}
+    os.environ["ALIGNMENT_LAB_BACKEND"] = "embedded"
+    try:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [
+            nbformat.v4.new_code_cell(":chat --seed 7 --temperature 0 --max-tokens 24\nName a fruit."),
+            nbformat.v4.new_code_cell(":rlhf-challenge robust-rl --simulate"),
+        ]
+        NotebookClient(nb, kernel_name="alignment-lab", timeout=300, startup_timeout=60).execute()
+    finally:
+        os.environ.pop("ALIGNMENT_LAB_BACKEND", None)
+        for k, v in saved.items():
+            if v is not None:
+                os.environ[k] = v
+    chat = [o for o in nb.cells[0].outputs if o.output_type == "display_data"][0]
+    meta = chat.metadata["alignment_lab"]
+    assert meta["backend"]["kind"] == "embedded"
+    assert meta["model"] == "SmolLM2-135M-Instruct.Q4_1"
+    assert meta["usage"]["completion_tokens"] > 0
+    assert meta["answer"].strip()
+    plots = [o for o in nb.cells[1].outputs if "image/png" in o.get("data", {})]
+    assert plots, nb.cells[1].outputs
