@@ -36,7 +36,7 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 
 step "Building and installing alignment-lab (a clean build takes about 15 minutes)"
-cargo install --path . --locked --quiet
+cargo install --path . --locked
 BIN="$(command -v alignment-lab || echo "${CARGO_HOME:-$HOME/.cargo}/bin/alignment-lab")"
 echo "installed $BIN"
 

@@ -180,11 +180,10 @@ pub async fn run_notebook(
             cell["execution_count"] = counts[i].map(Value::from).unwrap_or(Value::Null);
         }
     }
-    let meta = nb["metadata"]
+    let mut meta: Map<String, Value> = nb["metadata"]
         .as_object_mut()
         .map(std::mem::take)
         .unwrap_or_default();
-    let mut meta: Map<String, Value> = meta;
     meta.insert(
         "kernelspec".into(),
         json!({"name": "alignment-lab", "display_name": "Rust · Alignment Lab", "language": "rust"}),

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::backend::backend_error;
 use super::{parse_flags, MagicCall, MagicContext};
 use crate::display::{Bundle, CellError, Progress};
-use crate::llm::{BackendInfo, ChatRequest, ChatResponse, LlmError, Message};
+use crate::llm::{BackendInfo, ChatRequest, ChatResponse, LlmError, Message, ModelInfo};
 
 /// Send the cell body to the model and stream the answer.
 #[derive(Parser, Debug)]
@@ -75,6 +75,14 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         Some(m) => m.clone(),
         None => backend.default_model().await.map_err(backend_error)?,
     };
+    // What the server says about the model (LM Studio: quantization, context length, loaded),
+    // recorded so results can be compared across machines. Best effort: a server that cannot
+    // list its models still answers.
+    let model_info = backend
+        .models()
+        .await
+        .ok()
+        .and_then(|ms| ms.into_iter().find(|m| m.id == model));
     let mut messages = Vec::new();
     if let Some(system) = &args.system {
         messages.push(Message::system(system.clone()));
@@ -126,7 +134,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     };
     match result {
         Ok(response) => {
-            progress.finish(final_bundle(&response, &request, &info, false));
+            progress.finish(final_bundle(&response, &request, &info, &model_info, false));
             Ok(())
         }
         Err(LlmError::Cancelled { partial }) => {
@@ -136,7 +144,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
                 finish_reason: Some("interrupted".into()),
                 ..Default::default()
             };
-            progress.finish(final_bundle(&response, &request, &info, true));
+            progress.finish(final_bundle(&response, &request, &info, &model_info, true));
             Err(CellError::interrupted(
                 ":chat was interrupted; the partial answer above is kept",
             ))
@@ -154,6 +162,7 @@ fn final_bundle(
     response: &ChatResponse,
     request: &ChatRequest,
     info: &BackendInfo,
+    model_info: &Option<ModelInfo>,
     interrupted: bool,
 ) -> Bundle {
     let mut footer = vec![format!("`{}`", response.model), info.server.clone()];
@@ -194,6 +203,7 @@ fn final_bundle(
             "usage": response.usage,
             "timing": response.timing,
             "server_report": response.server_report,
+            "model_info": model_info,
             "interrupted": interrupted,
         }))
 }

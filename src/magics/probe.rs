@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::backend::backend_error;
 use super::{parse_flags, MagicCall, MagicContext};
-use crate::display::markdown::{details, escape_html, fenced};
+use crate::display::markdown::{details, fenced};
 use crate::display::plot::{render, Bar, Chart, ChartKind};
 use crate::display::table::{format_float, table_bundle};
 use crate::display::{Bundle, CellError, Progress};
@@ -410,15 +410,7 @@ fn revealed_bundle(outcomes: &[CellOutcome]) -> Bundle {
             &fenced(o.revealed.as_deref().unwrap_or(""), "text"),
         ));
     }
-    Bundle::plain("Revealed answers are shown in the notebook view only.")
-        .with("text/markdown", md.clone())
-        .with(
-            "text/html",
-            format!(
-                "<div class=\"alignment-lab-reveal\">{}</div>",
-                escape_html(&md)
-            ),
-        )
+    Bundle::plain("Revealed answers are shown in the notebook view only.").with("text/markdown", md)
 }
 
 fn findings_template(spec: &ProbeSpec) -> String {

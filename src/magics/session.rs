@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use crate::llm::discovery::{self, Resolved};
-use crate::llm::{BackendInfo, ChatBackend, LabConfig, LlmError};
+use crate::llm::{ChatBackend, LabConfig, LlmError};
 
 /// The kernel's model settings and the backend they resolve to. Resolution is lazy: a kernel
 /// start never waits for discovery or model loading.
@@ -34,10 +34,6 @@ impl Session {
     /// Why the current backend was chosen, once one is.
     pub fn reason(&self) -> Option<&str> {
         self.resolved.as_ref().map(|r| r.reason.as_str())
-    }
-
-    pub fn current_info(&self) -> Option<BackendInfo> {
-        self.resolved.as_ref().map(|r| r.backend.info())
     }
 
     /// Forget the current backend (an embedded model's memory is freed once the last request
