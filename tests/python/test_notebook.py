@@ -56,6 +56,7 @@ def test_embedded_model_answers_without_a_server(tmp_path):
         nb.cells = [
             nbformat.v4.new_code_cell(":chat --seed 7 --temperature 0 --max-tokens 24\nName a fruit."),
             nbformat.v4.new_code_cell(":rlhf-challenge robust-rl --simulate"),
+            nbformat.v4.new_code_cell(":rlhf-challenge"),
         ]
         NotebookClient(nb, kernel_name="alignment-lab", timeout=300, startup_timeout=60).execute()
     finally:
@@ -71,3 +72,12 @@ def test_embedded_model_answers_without_a_server(tmp_path):
     assert meta["answer"].strip()
     plots = [o for o in nb.cells[1].outputs if "image/png" in o.get("data", {})]
     assert plots, nb.cells[1].outputs
+
+    # The export students hand in: nbconvert HTML keeps the plot and the table, with no errors.
+    from nbconvert import HTMLExporter
+
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    assert "<svg" in html or "data:image/png" in html
+    assert "<table" in html and "reward-hacking" in html
+    assert not [o for c in nb.cells for o in c.outputs if o.output_type == "error"]
+    (tmp_path / "embedded.html").write_text(html)
