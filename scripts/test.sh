@@ -40,6 +40,9 @@ cargo test --locked --no-fail-fast 2>&1 | tee "$OUT/cargo-test.log"
 step "Kernel through real Jupyter clients"
 BIN="$CARGO_TARGET_DIR/debug/alignment-lab"
 "$BIN" install --prefix "$VENV"
+# JUPYTER_PATH comes before the user's data dir: the tests must run this build's kernel, not
+# one that install.sh put in ~/.local/share/jupyter.
+export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 "$VENV/bin/python" -m pytest tests/python -v -p no:cacheprovider
 
 step "Benchmark: kernel start to kernel_info_reply, beside ipykernel"

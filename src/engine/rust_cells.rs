@@ -153,15 +153,19 @@ fn evcxr_error(e: evcxr::Error) -> CellError {
 
 fn worker(requests: std_mpsc::Receiver<Request>, process: Arc<Mutex<Option<Arc<Mutex<Child>>>>>) {
     let current: CurrentSink = Arc::new(Mutex::new(None));
-    let mut context: Option<(CommandContext, crossbeam_channel::Receiver<String>)> = None;
+    type Pipes = (
+        crossbeam_channel::Receiver<String>,
+        crossbeam_channel::Receiver<String>,
+    );
+    let mut context: Option<(CommandContext, Pipes)> = None;
     for request in requests {
         if context.is_none() {
             match CommandContext::new() {
                 Ok((ctx, outputs)) => {
-                    let stdout = outputs.stdout.clone();
+                    let pipes = (outputs.stdout.clone(), outputs.stderr.clone());
                     forward_output(outputs, current.clone());
                     *process.lock().expect("process lock") = Some(ctx.process_handle());
-                    context = Some((ctx, stdout));
+                    context = Some((ctx, pipes));
                 }
                 Err(e) => {
                     if let Request::Execute { reply, .. } = request {
@@ -173,16 +177,12 @@ fn worker(requests: std_mpsc::Receiver<Request>, process: Arc<Mutex<Option<Arc<M
                 }
             }
         }
-        let (ctx, stdout) = context.as_mut().expect("context started above");
+        let (ctx, pipes) = context.as_mut().expect("context started above");
         match request {
             Request::Execute { code, sink, reply } => {
                 *current.lock().expect("sink lock") = Some(sink);
                 let result = ctx.execute(&code);
-                // evcxr has queued all of the cell's stdout before `execute` returns; let the
-                // forwarder deliver it to this cell before the next cell takes over.
-                while !stdout.is_empty() {
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
+                drain(pipes);
                 *current.lock().expect("sink lock") = None;
                 *process.lock().expect("process lock") = Some(ctx.process_handle());
                 let result = result.map(|outputs| {
@@ -212,6 +212,28 @@ fn worker(requests: std_mpsc::Receiver<Request>, process: Arc<Mutex<Option<Arc<M
                 let _ = reply.send(answer);
             }
         }
+    }
+}
+
+/// Let the forwarders deliver the cell's output to this cell before the next cell takes over.
+/// evcxr has queued all stdout before `execute` returns, but stderr is read by another thread
+/// and may lag: wait until both channels have been quiet for a moment (bounded).
+fn drain(
+    pipes: &(
+        crossbeam_channel::Receiver<String>,
+        crossbeam_channel::Receiver<String>,
+    ),
+) {
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_millis(300);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline {
+        if !pipes.0.is_empty() || !pipes.1.is_empty() {
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() >= Duration::from_millis(30) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
