@@ -7,6 +7,7 @@ use polars::prelude::{Column, DataFrame};
 use serde_json::json;
 
 use super::backend::backend_error;
+use super::records::{resolve_models, write_run_record};
 use super::{parse_flags, MagicCall, MagicContext};
 use crate::display::markdown::{details, escape_table_cell, fenced};
 use crate::display::plot::{render, Chart, ChartKind, Series};
@@ -98,15 +99,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     }
     let inner = ctx.session.backend().await.map_err(backend_error)?;
     let info = inner.info();
-    let models = if args.models.is_empty() {
-        vec![inner.default_model().await.map_err(backend_error)?]
-    } else {
-        args.models
-            .iter()
-            .map(|m| m.trim().to_string())
-            .filter(|m| !m.is_empty())
-            .collect()
-    };
+    let models = resolve_models(inner.as_ref(), &args.models).await?;
     let context_tokens = inner
         .models()
         .await
@@ -227,7 +220,8 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         "accounting": {"seconds": elapsed, "completion_tokens": tokens, "cache_hits": cache.hits(), "cache_misses": cache.misses()},
         "interrupted": interrupted,
     });
-    let record_path = write_record(&ctx.session.config.home, &record);
+    let record_path = write_run_record(&ctx.session.config.home, "debate", &record)
+        .map(|p| p.display().to_string());
     match &record_path {
         Ok(p) => record["record_path"] = json!(p),
         Err(e) => record["record_error"] = json!(e),
@@ -541,18 +535,6 @@ fn transcripts_bundle(results: &[QuestionResult]) -> Bundle {
         results.len()
     ))
     .with("text/markdown", md)
-}
-
-fn write_record(home: &std::path::Path, record: &serde_json::Value) -> Result<String, String> {
-    let dir = home.join("runs");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join(format!(
-        "debate-{}.json",
-        chrono::Utc::now().format("%Y%m%d-%H%M%S%.3f")
-    ));
-    let text = serde_json::to_string_pretty(record).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(path.display().to_string())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod debate;
 mod help;
 mod models;
 mod probe;
+mod records;
 mod rlhf;
 mod session;
 

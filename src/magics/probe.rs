@@ -6,6 +6,7 @@ use polars::prelude::{Column, CsvWriter, DataFrame, SerWriter};
 use serde_json::json;
 
 use super::backend::backend_error;
+use super::records::{resolve_models, write_run_record};
 use super::{parse_flags, MagicCall, MagicContext};
 use crate::display::markdown::{details, fenced};
 use crate::display::plot::{render, Bar, Chart, ChartKind};
@@ -76,15 +77,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         .map_err(|e| CellError::new("UsageError", format!(":probe: {e}")))?;
     let backend = ctx.session.backend().await.map_err(backend_error)?;
     let info = backend.info();
-    let models = if args.models.is_empty() {
-        vec![backend.default_model().await.map_err(backend_error)?]
-    } else {
-        args.models
-            .iter()
-            .map(|m| m.trim().to_string())
-            .filter(|m| !m.is_empty())
-            .collect()
-    };
+    let models = resolve_models(backend.as_ref(), &args.models).await?;
     let spec = ProbeSpec {
         request: request.clone(),
         models,
@@ -438,14 +431,11 @@ fn write_record(
     record: &serde_json::Value,
     rows: &[ProbeRow],
 ) -> Result<(String, String), String> {
-    let dir = home.join("runs");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S%.3f");
-    let json_path = dir.join(format!("probe-{stamp}.json"));
-    let csv_path = dir.join(format!("probe-{stamp}-rows.csv"));
-    let text = serde_json::to_string_pretty(record).map_err(|e| e.to_string())?;
-    std::fs::write(&json_path, text)
-        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
+    let json_path = write_run_record(home, "probe", record)?;
+    let csv_path = json_path.with_file_name(format!(
+        "{}-rows.csv",
+        json_path.file_stem().unwrap_or_default().to_string_lossy()
+    ));
     let mut df = rows_frame(rows).map_err(|e| format!("building the rows table: {e}"))?;
     let mut file = std::fs::File::create(&csv_path)
         .map_err(|e| format!("cannot write {}: {e}", csv_path.display()))?;
