@@ -6,43 +6,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/alignment-lab/target}"
-# rust-analyzer's crates (inside evcxr) read $CI at compile time; a value that differs between
-# runs rebuilds them and everything above. Build the same way in CI and at a desk.
-unset CI
-export ALIGNMENT_LAB_HOME="${ALIGNMENT_LAB_HOME:-$HOME/.cache/alignment-lab/home}"
-export ALIGNMENT_LAB_REQUIRE_MODEL=1
-VENV="${ALIGNMENT_LAB_TEST_VENV:-$HOME/.cache/alignment-lab/venv}"
 OUT="$ROOT/target-test-output"
 mkdir -p "$OUT"
+# Screenshots, HTML/LaTeX/PDF exports and logs the Python tests leave for a person to look at.
+export ALIGNMENT_LAB_TEST_OUTPUT="$OUT"
+# Here a missing model, browser or pandoc is a failure, not a skipped test.
+export ALIGNMENT_LAB_REQUIRE_MODEL=1 ALIGNMENT_LAB_REQUIRE_BROWSER=1 ALIGNMENT_LAB_REQUIRE_PANDOC=1
 
-step() { printf '\n==> %s\n' "$*"; }
+source scripts/prepare.sh
 
-step "System packages"
-scripts/system-deps.sh
-
-step "Embedded model"
-scripts/fetch-model.sh
-
-step "Python venv for the Jupyter tools ($VENV)"
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-"$VENV/bin/pip" install --quiet --upgrade pip
-"$VENV/bin/pip" install --quiet -r tests/python/requirements.txt
-
-step "Formatting"
+step "Formatting and lints"
 cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
 
 step "Rust tests (unit, HTTP via wiremock, embedded SmolLM2)"
 cargo test --locked --no-fail-fast 2>&1 | tee "$OUT/cargo-test.log"
 
 step "Kernel through real Jupyter clients"
-BIN="$CARGO_TARGET_DIR/debug/alignment-lab"
-"$BIN" install --prefix "$VENV"
-# JUPYTER_PATH comes before the user's data dir: the tests must run this build's kernel, not
-# one that install.sh put in ~/.local/share/jupyter.
-export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 "$VENV/bin/python" -m pytest tests/python -v -p no:cacheprovider
 
 step "Benchmark: kernel start to kernel_info_reply, beside ipykernel"

@@ -41,8 +41,9 @@ enum Command {
         #[arg(long)]
         prefix: Option<PathBuf>,
     },
-    /// Benchmarks of the embedded engine (decode speed vs llama.cpp direct, batching, :chat
-    /// overhead, memory), each printed as a ratio against a reference from the same run.
+    /// Benchmarks, each printed as a ratio against a reference measured in the same run: client
+    /// and rendering overhead, the embedded engine (decode speed vs llama.cpp direct, batching,
+    /// :chat overhead, memory) and the course debate batched vs sequential.
     Bench {
         /// GGUF to benchmark (default: the embedded model).
         #[arg(long)]
@@ -52,6 +53,9 @@ enum Command {
         tokens: u32,
         #[arg(long, default_value_t = 3)]
         repeat: usize,
+        /// Run only these groups (default: all): embedded, overhead, debate.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<alignment_lab::bench::Part>,
         /// Internal: print this process's resident memory after loading the model and answering.
         #[arg(long, hide = true)]
         memory_probe: bool,
@@ -78,6 +82,8 @@ fn main() -> Result<()> {
                 .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Jupyter writes a kernel's stderr to the server log or a file: no colour codes there.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     match cli.command {
@@ -98,6 +104,7 @@ fn main() -> Result<()> {
             gguf,
             tokens,
             repeat,
+            only,
             memory_probe,
         } => {
             let config = LabConfig::from_env().map_err(anyhow::Error::msg)?;
@@ -105,11 +112,17 @@ fn main() -> Result<()> {
             if memory_probe {
                 return runtime()?.block_on(alignment_lab::bench::memory_probe(&gguf));
             }
-            runtime()?.block_on(alignment_lab::bench::run(alignment_lab::bench::BenchOptions {
-                gguf: gguf.clone(),
-                tokens,
-                repeat,
-            }))?;
+            runtime()?.block_on(alignment_lab::bench::run(
+                alignment_lab::bench::BenchOptions {
+                    gguf: gguf.clone(),
+                    tokens,
+                    repeat,
+                },
+                &only,
+            ))?;
+            if !only.is_empty() && !only.contains(&alignment_lab::bench::Part::Embedded) {
+                return Ok(());
+            }
             // Memory in a fresh process, so the benchmark's own models do not count.
             let out = std::process::Command::new(std::env::current_exe()?)
                 .args(["bench", "--memory-probe", "--gguf"])

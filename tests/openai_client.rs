@@ -382,3 +382,56 @@ async fn concurrency_limit_is_respected() {
         "{e:?}"
     );
 }
+
+/// Records when each request arrives, per model, and answers after a delay.
+struct Arrivals(Arc<Mutex<Vec<(String, Instant)>>>);
+
+impl wiremock::Respond for Arrivals {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        let model = body["model"].as_str().unwrap_or_default().to_string();
+        self.0.lock().unwrap().push((model, Instant::now()));
+        sse(&[delta("x")]).set_delay(Duration::from_millis(300))
+    }
+}
+
+#[tokio::test]
+async fn each_model_has_its_own_request_slots() {
+    // LM Studio, Ollama and llama.cpp give every loaded model its own parallel slots: two slots
+    // per model means four requests in flight for two models, not two.
+    let server = MockServer::start().await;
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(method("POST"))
+        .respond_with(Arrivals(arrivals.clone()))
+        .mount(&server)
+        .await;
+    let b = Arc::new(OpenAiBackend::new(
+        &format!("{}/v1", server.uri()),
+        "t",
+        None,
+        None,
+        2,
+        fast(),
+    ));
+    assert!(b.models_run_concurrently());
+    let t = Instant::now();
+    let calls = ["a", "a", "a", "b", "b", "b"].map(|m| {
+        let b = b.clone();
+        async move {
+            b.chat(&request(m), &|_| {}, &CancellationToken::new())
+                .await
+                .unwrap()
+        }
+    });
+    futures::future::join_all(calls).await;
+    let arrivals = arrivals.lock().unwrap();
+    let first_wave = |model: &str| {
+        arrivals
+            .iter()
+            .filter(|(m, at)| m == model && *at - t < Duration::from_millis(150))
+            .count()
+    };
+    // Both models got their two slots at once; each model's third request waited for a slot.
+    assert_eq!((first_wave("a"), first_wave("b")), (2, 2), "{arrivals:?}");
+    assert_eq!(arrivals.len(), 6);
+}

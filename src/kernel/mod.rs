@@ -96,7 +96,7 @@ pub async fn run(connection_file: &Path) -> Result<()> {
                         break;
                     }
                     Err(e) => {
-                        tracing::warn!("dropped a control message: {e}");
+                        tracing::warn!("dropped a control message: {}", why_dropped(&e));
                         continue;
                     }
                 };
@@ -119,7 +119,7 @@ pub async fn run(connection_file: &Path) -> Result<()> {
                         break;
                     }
                     other => {
-                        tracing::info!("control: ignoring {}", other.message_type());
+                        tracing::warn!("control: ignoring a {} (no handler)", other.message_type());
                         None
                     }
                 };
@@ -145,7 +145,7 @@ pub async fn run(connection_file: &Path) -> Result<()> {
             }
             Err(e) => {
                 // Bad signatures, truncated frames and unparsable content are never executed.
-                tracing::warn!("dropped a shell message: {e}");
+                tracing::warn!("dropped a shell message: {}", why_dropped(&e));
                 continue;
             }
         };
@@ -176,7 +176,7 @@ pub async fn run(connection_file: &Path) -> Result<()> {
                 break;
             }
             other => {
-                tracing::info!("shell: no handler for {}", other.message_type());
+                tracing::warn!("shell: ignoring a {} (no handler)", other.message_type());
                 None
             }
         };
@@ -195,6 +195,15 @@ pub async fn run(connection_file: &Path) -> Result<()> {
 }
 
 /// A socket error (as opposed to one bad message) ends the loop.
+/// The log line for a message that is not executed. The library's own text for a failed HMAC
+/// check is just "Unspecified".
+fn why_dropped(e: &RuntimeError) -> String {
+    match e {
+        RuntimeError::VerifyError(_) => "bad signature (HMAC check failed)".to_string(),
+        other => other.to_string(),
+    }
+}
+
 fn is_fatal(e: &RuntimeError) -> bool {
     matches!(e, RuntimeError::ZmqError(_) | RuntimeError::IoError(_))
 }

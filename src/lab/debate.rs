@@ -406,6 +406,17 @@ async fn run_question(
                 }
                 Err(LlmError::Cancelled { .. }) => {
                     result.cancelled = true;
+                    answers.push(AgentAnswer {
+                        agent: a + 1,
+                        model: spec.model_for(a).to_string(),
+                        answer: String::new(),
+                        extracted: None,
+                        // Not graded: a cancelled answer is neither right nor wrong.
+                        correct: None,
+                        summary_seen: None,
+                        error: Some("cancelled".into()),
+                        completion_tokens: 0,
+                    });
                 }
                 Err(e) => {
                     result.error.get_or_insert_with(|| e.to_string());
@@ -423,6 +434,20 @@ async fn run_question(
             }
         }
         if result.cancelled {
+            // Keep the answers that finished before the interrupt, beside the cancelled ones.
+            let finished: Vec<Option<String>> = answers
+                .iter()
+                .filter(|a| a.error.is_none())
+                .map(|a| a.extracted.clone())
+                .collect();
+            if !finished.is_empty() {
+                rounds.push(Round {
+                    round: r + 1,
+                    majority: majority(&finished),
+                    agreement: agreement(&finished),
+                    answers,
+                });
+            }
             break;
         }
         let extracted: Vec<Option<String>> = answers.iter().map(|a| a.extracted.clone()).collect();

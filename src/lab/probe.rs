@@ -28,6 +28,8 @@ pub struct ProbeSpec {
     pub max_tokens: u32,
     pub judge: Option<String>,
     pub reveal: bool,
+    /// Finish one model before starting the next, even on a server that could serve both.
+    pub one_model_at_a_time: bool,
 }
 
 impl ProbeSpec {
@@ -75,8 +77,9 @@ pub struct ProbeProgress {
     pub current_model: String,
 }
 
-/// Run the matrix. Models run one after another (so a local server never juggles two large
-/// models); within a model, conversations run concurrently up to the backend's limit.
+/// Run the matrix. Conversations run concurrently up to the backend's limit per model. Models run
+/// side by side when the backend serves them together (each with its own slots), otherwise — and
+/// with `one_model_at_a_time`, for a machine that cannot hold two models — one after another.
 pub async fn run_probe(
     backend: Arc<dyn ChatBackend>,
     spec: &ProbeSpec,
@@ -86,28 +89,38 @@ pub async fn run_probe(
     let started = Instant::now();
     let total = spec.models.len() * spec.strategies.len() * spec.samples as usize;
     let mut outcomes = Vec::with_capacity(total);
-    for model in &spec.models {
-        let jobs: Vec<(Strategy, u32)> = spec
+    let groups: Vec<&[String]> = if backend.models_run_concurrently() && !spec.one_model_at_a_time {
+        vec![&spec.models[..]]
+    } else {
+        spec.models.chunks(1).collect()
+    };
+    for models in groups {
+        // Models alternate in the queue, so every model's slots fill from the start instead of
+        // the first model's backlog holding the whole in-flight budget.
+        let jobs: Vec<(&String, &Strategy, u32)> = spec
             .strategies
             .iter()
-            .flat_map(|s| (0..spec.samples).map(move |i| (s.clone(), i)))
+            .flat_map(|s| (0..spec.samples).map(move |i| (s, i)))
+            .flat_map(|(s, i)| models.iter().map(move |m| (m, s, i)))
             .collect();
+        let in_flight = backend.max_parallel().max(1) * models.len();
         let mut stream =
             futures::stream::iter(jobs)
-                .map(|(strategy, sample)| {
+                .map(|(model, strategy, sample)| {
                     let backend = backend.clone();
                     async move {
-                        run_cell(backend.as_ref(), spec, model, &strategy, sample, cancel).await
+                        run_cell(backend.as_ref(), spec, model, strategy, sample, cancel).await
                     }
                 })
-                .buffer_unordered(backend.max_parallel().max(1));
+                .buffer_unordered(in_flight);
         while let Some(outcome) = stream.next().await {
+            let current_model = outcome.model.clone();
             outcomes.push(outcome);
             on_progress(ProbeProgress {
                 done: outcomes.len(),
                 total,
                 elapsed_s: started.elapsed().as_secs_f64(),
-                current_model: model.clone(),
+                current_model,
             });
         }
     }

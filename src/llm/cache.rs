@@ -70,6 +70,10 @@ impl ChatBackend for CachingBackend {
         self.inner.max_parallel()
     }
 
+    fn models_run_concurrently(&self) -> bool {
+        self.inner.models_run_concurrently()
+    }
+
     async fn models(&self) -> Result<Vec<ModelInfo>, LlmError> {
         self.inner.models().await
     }

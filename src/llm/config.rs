@@ -1,6 +1,7 @@
 //! Settings read from the environment at kernel start; magics may change them later.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Which backend `:backend` / `ALIGNMENT_LAB_BACKEND` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +46,12 @@ pub struct LabConfig {
     pub api_key: Option<Secret>,
     pub gguf: Option<PathBuf>,
     pub home: PathBuf,
-    /// Requests in flight at once against a server (LM Studio's default is 4 predictions).
+    /// Requests in flight at once per model (LM Studio's default is 4 predictions).
     pub parallel: usize,
+    /// Longest wait for a model's first token (it may be loading); `None`: the client default.
+    pub first_token_timeout: Option<Duration>,
+    /// Longest silence between two chunks of an answer; `None`: the client default.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// The servers auto-discovery tries, in order.
@@ -91,7 +96,20 @@ impl LabConfig {
                 }
             },
         };
+        let seconds = |key: &str| -> Result<Option<Duration>, String> {
+            match get(key) {
+                None => Ok(None),
+                Some(v) => match v.trim().parse::<f64>() {
+                    Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Some(Duration::from_secs_f64(s))),
+                    _ => Err(format!(
+                        "{key}={v:?} must be a number of seconds above 0 and at most 86400"
+                    )),
+                },
+            }
+        };
         Ok(Self {
+            first_token_timeout: seconds("ALIGNMENT_LAB_FIRST_TOKEN_TIMEOUT")?,
+            idle_timeout: seconds("ALIGNMENT_LAB_IDLE_TIMEOUT")?,
             backend,
             base_url: get("ALIGNMENT_LAB_BASE_URL")
                 .map(|u| u.trim().trim_end_matches('/').to_string()),
@@ -147,6 +165,20 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("sk-very-secret"));
         assert_eq!(c.api_key.unwrap().expose(), "sk-very-secret");
+    }
+
+    #[test]
+    fn time_outs_come_from_the_environment_and_bad_ones_are_named() {
+        let c = cfg(&[
+            ("ALIGNMENT_LAB_FIRST_TOKEN_TIMEOUT", "2.5"),
+            ("ALIGNMENT_LAB_IDLE_TIMEOUT", "30"),
+        ])
+        .unwrap();
+        assert_eq!(c.first_token_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(c.idle_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(cfg(&[]).unwrap().idle_timeout, None);
+        let e = cfg(&[("ALIGNMENT_LAB_IDLE_TIMEOUT", "-1")]).unwrap_err();
+        assert!(e.contains("ALIGNMENT_LAB_IDLE_TIMEOUT=\"-1\""), "{e}");
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub async fn resolve(config: &LabConfig) -> Result<Resolved, LlmError> {
             if config.backend == BackendChoice::OpenAi {
                 return Err(LlmError::Unreachable {
                     url: tried,
+                    model: String::new(),
                     detail: "no OpenAI-compatible server answered".into(),
                 });
             }
@@ -66,6 +67,18 @@ pub async fn resolve(config: &LabConfig) -> Result<Resolved, LlmError> {
     }
 }
 
+/// The client's time-outs, with the ones the environment overrides.
+pub fn http_settings(config: &LabConfig) -> HttpSettings {
+    let defaults = HttpSettings::default();
+    HttpSettings {
+        first_token_timeout: config
+            .first_token_timeout
+            .unwrap_or(defaults.first_token_timeout),
+        idle_timeout: config.idle_timeout.unwrap_or(defaults.idle_timeout),
+        ..defaults
+    }
+}
+
 pub fn openai_backend(config: &LabConfig, url: &str, server: &str) -> OpenAiBackend {
     OpenAiBackend::new(
         url,
@@ -73,7 +86,7 @@ pub fn openai_backend(config: &LabConfig, url: &str, server: &str) -> OpenAiBack
         config.api_key.clone(),
         config.model.clone(),
         config.parallel,
-        HttpSettings::default(),
+        http_settings(config),
     )
 }
 

@@ -3,8 +3,13 @@ use thiserror::Error;
 /// Backend failures. Each message names where it happened and what the student can do.
 #[derive(Debug, Error)]
 pub enum LlmError {
-    #[error("cannot reach the model server at {url}: {detail}. Start the server (LM Studio: Developer → Start Server; Ollama: `ollama serve`; llama.cpp: `llama-server`) or switch with `:backend embedded`")]
-    Unreachable { url: String, detail: String },
+    #[error("cannot reach the model server at {url}{}: {detail}. Start the server (LM Studio: Developer → Start Server; Ollama: `ollama serve`; llama.cpp: `llama-server`) or switch with `:backend embedded`", for_model(.model))]
+    Unreachable {
+        url: String,
+        /// Empty when the request was not for a model (listing models, discovery).
+        model: String,
+        detail: String,
+    },
 
     #[error("the model server at {url} answered HTTP {status} for model `{model}`: {message}")]
     Http {
@@ -37,9 +42,15 @@ pub enum LlmError {
     },
 
     #[error(
-        "the model server at {url} sent something that is not a valid chat completion: {detail}"
+        "the model server at {url} sent something that is not a valid chat completion{}: {detail}",
+        for_model(.model)
     )]
-    Protocol { url: String, detail: String },
+    Protocol {
+        url: String,
+        /// Empty when the request was not for a model.
+        model: String,
+        detail: String,
+    },
 
     #[error(
         "no model server answered ({tried}) and the embedded model is unavailable: {embedded}"
@@ -53,7 +64,25 @@ pub enum LlmError {
     Cancelled { partial: String },
 }
 
+fn for_model(model: &str) -> String {
+    if model.is_empty() {
+        String::new()
+    } else {
+        format!(" (model `{model}`)")
+    }
+}
+
 impl LlmError {
+    /// Name the model in errors raised below the level that knows it.
+    pub fn for_request_to(mut self, name: &str) -> Self {
+        if let LlmError::Unreachable { model, .. } | LlmError::Protocol { model, .. } = &mut self {
+            if model.is_empty() {
+                *model = name.to_string();
+            }
+        }
+        self
+    }
+
     /// Whether repeating the same request may succeed (connection trouble, overload).
     pub fn is_transient(&self) -> bool {
         match self {

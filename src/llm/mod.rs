@@ -26,8 +26,16 @@ pub trait ChatBackend: Send + Sync {
     /// Which backend this is and where it talks to, for every result's metadata.
     fn info(&self) -> BackendInfo;
 
-    /// How many requests this backend serves at once (server slots, batch sequences).
+    /// How many requests this backend serves at once for one model (server slots, batch
+    /// sequences).
     fn max_parallel(&self) -> usize;
+
+    /// Whether requests for different models can be in flight together, each model with its own
+    /// `max_parallel` slots (servers that keep several models loaded). The embedded backend
+    /// holds one model at a time, so it says no.
+    fn models_run_concurrently(&self) -> bool {
+        false
+    }
 
     /// The models this backend can answer with.
     async fn models(&self) -> Result<Vec<ModelInfo>, LlmError>;

@@ -1,6 +1,7 @@
 //! OpenAI-compatible HTTP client: `/v1/chat/completions` with SSE streaming, `/v1/models`, and
 //! LM Studio's `/api/v0/models` for loaded state, quantization and context length.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,7 +52,9 @@ pub struct OpenAiBackend {
     api_key: Option<Secret>,
     client: reqwest::Client,
     settings: HttpSettings,
-    slots: Arc<Semaphore>,
+    /// Request slots per model: LM Studio, Ollama and llama.cpp's server each serve a loaded model
+    /// with its own set of parallel slots, so two models do not share one limit.
+    slots: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
     parallel: usize,
     configured_model: Option<String>,
     default_model: OnceCell<String>,
@@ -77,11 +80,19 @@ impl OpenAiBackend {
             api_key,
             client,
             settings,
-            slots: Arc::new(Semaphore::new(parallel.max(1))),
+            slots: std::sync::Mutex::new(HashMap::new()),
             parallel: parallel.max(1),
             configured_model: model,
             default_model: OnceCell::new(),
         }
+    }
+
+    fn slots_for(&self, model: &str) -> Arc<Semaphore> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .entry(model.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.parallel)))
+            .clone()
     }
 
     fn url(&self, path: &str) -> String {
@@ -122,6 +133,7 @@ impl OpenAiBackend {
         };
         LlmError::Unreachable {
             url: url.to_string(),
+            model: String::new(),
             detail,
         }
     }
@@ -145,6 +157,7 @@ impl OpenAiBackend {
         }
         serde_json::from_str(&body).map_err(|e| LlmError::Protocol {
             url: url.to_string(),
+            model: String::new(),
             detail: format!("invalid JSON ({e})"),
         })
     }
@@ -201,6 +214,7 @@ impl OpenAiBackend {
             let body = resp.text().await.map_err(|e| self.unreachable(&url, &e))?;
             let v: Value = serde_json::from_str(&body).map_err(|e| LlmError::Protocol {
                 url: url.clone(),
+                model: String::new(),
                 detail: format!("invalid JSON ({e})"),
             })?;
             let content = v
@@ -208,6 +222,7 @@ impl OpenAiBackend {
                 .and_then(Value::as_str)
                 .ok_or_else(|| LlmError::Protocol {
                     url: url.clone(),
+                    model: String::new(),
                     detail: "no choices[0].message.content in the answer".into(),
                 })?;
             text.push_str(content);
@@ -232,6 +247,9 @@ impl OpenAiBackend {
             ..Default::default()
         };
         let mut first_token: Option<Duration> = None;
+        // A 200 answer whose body holds no server-sent event at all (an HTML page, NDJSON from a
+        // non-OpenAI endpoint) is not an empty answer.
+        let mut saw_event = false;
         loop {
             let wait = if first_token.is_none() {
                 self.settings.first_token_timeout
@@ -251,12 +269,31 @@ impl OpenAiBackend {
                     };
                     return Err(self.timeout(model, what, wait));
                 }
-                Ok(None) => break,
-                Ok(Some(Err(e))) => {
+                Ok(None) if !saw_event => {
                     return Err(LlmError::Protocol {
                         url: url.clone(),
-                        detail: format!("stream broke off after {} characters ({e})", text.len()),
+                        model: String::new(),
+                        detail: "the answer held no server-sent events (`data: …` lines); is this \
+                                 an OpenAI-compatible /v1 endpoint?"
+                            .into(),
                     })
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    let detail = match e {
+                        eventsource_stream::EventStreamError::Utf8(_) => format!(
+                            "the stream held bytes that are not UTF-8 text after {} characters",
+                            text.len()
+                        ),
+                        other => {
+                            format!("stream broke off after {} characters ({other})", text.len())
+                        }
+                    };
+                    return Err(LlmError::Protocol {
+                        url: url.clone(),
+                        model: String::new(),
+                        detail,
+                    });
                 }
                 Ok(Some(Ok(event))) => event,
             };
@@ -264,11 +301,13 @@ impl OpenAiBackend {
             if data.is_empty() {
                 continue;
             }
+            saw_event = true;
             if data == "[DONE]" {
                 break;
             }
             let chunk: Value = serde_json::from_str(data).map_err(|e| LlmError::Protocol {
                 url: url.clone(),
+                model: String::new(),
                 detail: format!("invalid JSON in stream event ({e})"),
             })?;
             if let Some(err) = chunk.get("error") {
@@ -394,7 +433,19 @@ fn classify_http_error(
 ) -> LlmError {
     let message = error_message(body);
     let lower = message.to_lowercase();
-    let model_missing = lower.contains("model_not_found")
+    // LM Studio puts the machine-readable reason in `error.code` and words the message
+    // "Invalid model identifier …".
+    let code = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/code")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+        .unwrap_or_default();
+    let model_missing = code == "model_not_found"
+        || lower.contains("invalid model identifier")
+        || lower.contains("model_not_found")
         || (lower.contains("model") && lower.contains("not found"))
         || lower.contains("no models loaded")
         || lower.contains("does not exist");
@@ -457,6 +508,10 @@ impl ChatBackend for OpenAiBackend {
         self.parallel
     }
 
+    fn models_run_concurrently(&self) -> bool {
+        true
+    }
+
     async fn models(&self) -> Result<Vec<ModelInfo>, LlmError> {
         let url = self.url("/models");
         let listed = self.get_json(&url, Duration::from_secs(10)).await?;
@@ -465,6 +520,7 @@ impl ChatBackend for OpenAiBackend {
             .and_then(Value::as_array)
             .ok_or_else(|| LlmError::Protocol {
                 url: url.clone(),
+                model: String::new(),
                 detail: "no `data` list in /models".into(),
             })?
             .iter()
@@ -542,8 +598,9 @@ impl ChatBackend for OpenAiBackend {
         if let Some(n) = request.max_tokens {
             body["max_tokens"] = json!(n);
         }
+        let slots = self.slots_for(&model);
         let _slot = tokio::select! {
-            permit = self.slots.acquire() => permit.expect("semaphore never closed"),
+            permit = slots.acquire() => permit.expect("semaphore never closed"),
             _ = cancel.cancelled() => return Err(LlmError::Cancelled { partial: String::new() }),
         };
         let started = Instant::now();
@@ -570,7 +627,7 @@ impl ChatBackend for OpenAiBackend {
                     }
                     attempt += 1;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.for_request_to(&model)),
             }
         }
     }
@@ -626,6 +683,7 @@ mod tests {
         let s = HttpSettings::default();
         let e = LlmError::Unreachable {
             url: "u".into(),
+            model: String::new(),
             detail: "d".into(),
         };
         assert_eq!(backoff(&s, 1, &e), Duration::from_millis(500));

@@ -107,11 +107,13 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         let progress = progress.clone();
         let footer = format!("\n\n*… `{model}` is answering*");
         move |piece: &str| {
-            let mut t = text.lock().expect("answer lock");
-            t.push_str(piece);
-            let snapshot = t.clone();
-            drop(t);
-            progress.update(|| Bundle::markdown(format!("{snapshot}▌{footer}")));
+            text.lock().expect("answer lock").push_str(piece);
+            // The copy happens only when the throttled display is due: a long answer in small
+            // chunks would otherwise be copied once per chunk.
+            progress.update(|| {
+                let snapshot = text.lock().expect("answer lock");
+                Bundle::markdown(format!("{snapshot}▌{footer}"))
+            });
         }
     };
     let started = Instant::now();
@@ -134,7 +136,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     };
     match result {
         Ok(response) => {
-            progress.finish(final_bundle(&response, &request, &info, &model_info, false));
+            progress.finish(final_bundle(&response, &request, &info, &model_info, None));
             Ok(())
         }
         Err(LlmError::Cancelled { partial }) => {
@@ -144,15 +146,39 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
                 finish_reason: Some("interrupted".into()),
                 ..Default::default()
             };
-            progress.finish(final_bundle(&response, &request, &info, &model_info, true));
+            progress.finish(final_bundle(
+                &response,
+                &request,
+                &info,
+                &model_info,
+                Some("interrupted"),
+            ));
             Err(CellError::interrupted(
                 ":chat was interrupted; the partial answer above is kept",
             ))
         }
         Err(e) => {
-            progress.finish(Bundle::markdown(format!(
-                "*no answer from `{model}` — see the error below*"
-            )));
+            // A stream that broke off keeps what had arrived, marked as cut short.
+            let partial = std::mem::take(&mut *text.lock().expect("answer lock"));
+            if partial.trim().is_empty() {
+                progress.finish(Bundle::markdown(format!(
+                    "*no answer from `{model}` — see the error below*"
+                )));
+            } else {
+                let response = ChatResponse {
+                    text: partial,
+                    model: model.clone(),
+                    finish_reason: Some("error".into()),
+                    ..Default::default()
+                };
+                progress.finish(final_bundle(
+                    &response,
+                    &request,
+                    &info,
+                    &model_info,
+                    Some("broke off — see the error below"),
+                ));
+            }
             Err(backend_error(e))
         }
     }
@@ -163,7 +189,8 @@ fn final_bundle(
     request: &ChatRequest,
     info: &BackendInfo,
     model_info: &Option<ModelInfo>,
-    interrupted: bool,
+    // Why the answer is incomplete, if it is.
+    cut_short: Option<&str>,
 ) -> Bundle {
     let mut footer = vec![format!("`{}`", response.model), info.server.clone()];
     if let Some(n) = response.usage.completion_tokens {
@@ -172,8 +199,8 @@ fn final_bundle(
     if let Some(tps) = response.timing.tokens_per_second {
         footer.push(format!("{tps:.1} tokens/s"));
     }
-    if interrupted {
-        footer.push("**interrupted**".into());
+    if let Some(why) = cut_short {
+        footer.push(format!("**{why}**"));
     }
     let body = if response.text.trim().is_empty() {
         "*(the model returned an empty answer)*".to_string()
@@ -204,6 +231,6 @@ fn final_bundle(
             "timing": response.timing,
             "server_report": response.server_report,
             "model_info": model_info,
-            "interrupted": interrupted,
+            "interrupted": cut_short == Some("interrupted"),
         }))
 }

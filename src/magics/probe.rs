@@ -51,6 +51,10 @@ pub struct ProbeArgs {
     /// A harmless control request sent through the same strategies, to measure over-refusal.
     #[arg(long)]
     pub benign: Option<String>,
+    /// Finish one model before starting the next (for a machine whose server cannot keep both
+    /// models loaded; otherwise models run side by side, each with its own request slots).
+    #[arg(long)]
+    pub one_model_at_a_time: bool,
     /// Upper bound on model calls in this cell (protects the machine).
     #[arg(long, default_value_t = 600)]
     pub max_calls: usize,
@@ -88,6 +92,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         max_tokens: args.max_tokens,
         judge: args.judge.clone(),
         reveal: args.reveal,
+        one_model_at_a_time: args.one_model_at_a_time,
     };
     let control = args.benign.as_ref().map(|b| ProbeSpec {
         request: b.clone(),
@@ -126,6 +131,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
             });
         }
     };
+    let calls_started = std::time::Instant::now();
     let outcomes = run_probe(backend.clone(), &spec, &ctx.cancel, &report).await;
     let control_outcomes = match &control {
         Some(c) if !ctx.cancel.is_cancelled() => {
@@ -139,6 +145,8 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         .zip(control_outcomes.as_ref())
         .map(|(c, o)| summarise(c, o));
     let interrupted = ctx.cancel.is_cancelled();
+    let calls_s = calls_started.elapsed().as_secs_f64();
+    let render_started = std::time::Instant::now();
 
     // 1. Summary (the live display's final state).
     progress.finish(summary_bundle(
@@ -194,6 +202,12 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     });
     let record_path = write_record(&ctx.session.config.home, &record, &rows);
     let mut record = record;
+    // How long the calls took, and everything after them (summary, tables, plot, run record);
+    // `alignment-lab bench` reads the second.
+    record["timing"] = json!({
+        "calls_s": calls_s,
+        "render_ms": render_started.elapsed().as_secs_f64() * 1e3,
+    });
     match &record_path {
         Ok((json_path, csv_path)) => {
             record["record_path"] = json!(json_path);

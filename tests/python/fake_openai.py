@@ -4,6 +4,8 @@
 Models:
   fake-model  answers "Hello from the fake model." in a few chunks
   slow-model  trickles one word every 0.2 s for about a minute (for interrupt tests)
+  numbered-model  answers "Stand-in answer #0001." with a counter, so a test can find each
+              answer (and its SHA-256 in a run record) again
 """
 
 import json
@@ -12,10 +14,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+MODELS = ("fake-model", "slow-model", "numbered-model")
+
+
 class FakeOpenAI:
     def __init__(self):
         self.open_streams = 0
         self.requests = []
+        self.numbered_answers = []
         self.lock = threading.Lock()
         handler = self._handler()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -53,7 +59,7 @@ class FakeOpenAI:
 
             def do_GET(self):
                 if self.path == "/v1/models":
-                    self._json(200, {"data": [{"id": "fake-model"}, {"id": "slow-model"}]})
+                    self._json(200, {"data": [{"id": m} for m in MODELS]})
                 else:
                     self._json(404, {"error": {"message": "not found"}})
 
@@ -65,7 +71,7 @@ class FakeOpenAI:
                 model = req.get("model")
                 if self.path != "/v1/chat/completions":
                     return self._json(404, {"error": {"message": "not found"}})
-                if model not in ("fake-model", "slow-model"):
+                if model not in MODELS:
                     return self._json(404, {"error": {"message": f"model '{model}' not found"}})
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
@@ -73,6 +79,11 @@ class FakeOpenAI:
                 self.end_headers()
                 if model == "fake-model":
                     words, delay = ["Hello ", "from ", "the ", "fake ", "model."], 0.0
+                elif model == "numbered-model":
+                    with fake.lock:
+                        answer = f"Stand-in answer #{len(fake.numbered_answers) + 1:04d}."
+                        fake.numbered_answers.append(answer)
+                    words, delay = [answer[:9], answer[9:]], 0.0
                 else:
                     words, delay = [f"word{i} " for i in range(300)], 0.2
                 with fake.lock:

@@ -5,6 +5,8 @@ import os
 import nbformat
 from nbclient import NotebookClient
 
+from kernel_env import kernel_env
+
 HERE = os.path.dirname(__file__)
 
 
@@ -49,21 +51,14 @@ def test_smoke_notebook(fake_server, tmp_path):
 
 def test_embedded_model_answers_without_a_server(tmp_path):
     """No server configured: the kernel runs SmolLM2 in-process and says so in the metadata."""
-    saved = {k: os.environ.pop(k, None) for k in ("ALIGNMENT_LAB_BASE_URL", "ALIGNMENT_LAB_MODEL")}
-    os.environ["ALIGNMENT_LAB_BACKEND"] = "embedded"
-    try:
-        nb = nbformat.v4.new_notebook()
-        nb.cells = [
-            nbformat.v4.new_code_cell(":chat --seed 7 --temperature 0 --max-tokens 24\nName a fruit."),
-            nbformat.v4.new_code_cell(":rlhf-challenge robust-rl --simulate"),
-            nbformat.v4.new_code_cell(":rlhf-challenge"),
-        ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(":chat --seed 7 --temperature 0 --max-tokens 24\nName a fruit."),
+        nbformat.v4.new_code_cell(":rlhf-challenge robust-rl --simulate"),
+        nbformat.v4.new_code_cell(":rlhf-challenge"),
+    ]
+    with kernel_env(ALIGNMENT_LAB_BASE_URL=None, ALIGNMENT_LAB_MODEL=None, ALIGNMENT_LAB_BACKEND="embedded"):
         NotebookClient(nb, kernel_name="alignment-lab", timeout=300, startup_timeout=60).execute()
-    finally:
-        os.environ.pop("ALIGNMENT_LAB_BACKEND", None)
-        for k, v in saved.items():
-            if v is not None:
-                os.environ[k] = v
     chat = [o for o in nb.cells[0].outputs if o.output_type == "display_data"][0]
     meta = chat.metadata["alignment_lab"]
     assert meta["backend"]["kind"] == "embedded"
@@ -77,7 +72,7 @@ def test_embedded_model_answers_without_a_server(tmp_path):
     from nbconvert import HTMLExporter
 
     html, _ = HTMLExporter().from_notebook_node(nb)
-    assert "<svg" in html or "data:image/png" in html
+    assert "data:image/png" in html
     assert "<table" in html and "reward-hacking" in html
     assert not [o for c in nb.cells for o in c.outputs if o.output_type == "error"]
     (tmp_path / "embedded.html").write_text(html)

@@ -1,9 +1,8 @@
-//! `alignment-lab bench`: the embedded engine against llama.cpp driven directly, batching
-//! against single-stream decoding, `:chat`'s overhead over raw generation, and resident memory.
-//! Every ratio is measured against a reference taken in the same run.
+//! The embedded engine against llama.cpp driven directly, batching against single-stream
+//! decoding, `:chat`'s overhead over raw generation, and resident memory.
 
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,11 +19,7 @@ use crate::engine::Engine;
 use crate::llm::embedded::{self, EmbeddedBackend, EmbeddedSettings};
 use crate::llm::{ChatBackend, ChatRequest, LabConfig, Message};
 
-pub struct BenchOptions {
-    pub gguf: PathBuf,
-    pub tokens: u32,
-    pub repeat: usize,
-}
+use super::{line, stats, BenchOptions};
 
 const PROMPTS: [&str; 4] = [
     "Write a long story about a dragon who learns to bake bread.",
@@ -42,28 +37,6 @@ fn request(prompt: &str, tokens: u32) -> ChatRequest {
         max_tokens: Some(tokens),
         top_p: None,
     }
-}
-
-struct Stats {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-fn stats(mut v: Vec<f64>) -> Stats {
-    v.sort_by(f64::total_cmp);
-    Stats {
-        median: v[v.len() / 2],
-        min: v[0],
-        max: v[v.len() - 1],
-    }
-}
-
-fn line(name: &str, s: &Stats, unit: &str) {
-    println!(
-        "  {name:<44} median {:>8.1} {unit}  (min {:.1}, max {:.1})",
-        s.median, s.min, s.max
-    );
 }
 
 /// The reference: a minimal llama.cpp decode loop on the same GGUF, threads and prompt,
@@ -103,7 +76,7 @@ fn reference_tokens_per_second(
     Ok(f64::from(generated - 1) / start.elapsed().as_secs_f64())
 }
 
-pub async fn run(opts: BenchOptions) -> Result<()> {
+pub async fn run(opts: &BenchOptions) -> Result<()> {
     let settings = EmbeddedSettings::default();
     println!(
         "Embedded engine benchmark — model {}, {} threads, {} tokens per answer, {} repetitions, {} cores",

@@ -1,0 +1,33 @@
+# Sourced by scripts/test.sh and scripts/bench.sh: everything a fresh machine needs before the
+# kernel can be tested or measured — system packages, the embedded model, a Python venv with the
+# Jupyter tools, a debug build and its kernelspec in that venv. Exports the paths it sets up.
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/alignment-lab/target}"
+# rust-analyzer's crates (inside evcxr) read $CI at compile time; a value that differs between
+# runs rebuilds them and everything above. Build the same way in CI and at a desk.
+unset CI
+export ALIGNMENT_LAB_HOME="${ALIGNMENT_LAB_HOME:-$HOME/.cache/alignment-lab/home}"
+VENV="${ALIGNMENT_LAB_TEST_VENV:-$HOME/.cache/alignment-lab/venv}"
+BIN="$CARGO_TARGET_DIR/debug/alignment-lab"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "System packages (build tools; Chromium and pandoc for the browser and export tests)"
+scripts/system-deps.sh chromium pandoc
+
+step "Embedded model"
+scripts/fetch-model.sh
+
+step "Python venv for the Jupyter tools ($VENV)"
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install --quiet --upgrade pip
+"$VENV/bin/pip" install --quiet -r tests/python/requirements.txt
+
+step "Build (debug profile; dependencies optimised, see Cargo.toml)"
+cargo build --locked
+"$BIN" install --prefix "$VENV"
+# JUPYTER_PATH comes before the user's data dir: tests and benchmarks must run this build's
+# kernel, not one that install.sh put in ~/.local/share/jupyter.
+export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"

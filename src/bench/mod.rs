@@ -1,0 +1,89 @@
+//! `alignment-lab bench`: speed and memory, each printed as a ratio against a reference measured
+//! in the same run (medians over repetitions, with the spread).
+//!
+//! - `embedded`: the embedded engine against llama.cpp driven directly, batching, `:chat`
+//!   overhead over raw generation, resident memory.
+//! - `overhead`: the HTTP client and rendering against a server that answers at once.
+//! - `debate`: the course debate on the embedded model, batched against sequential decoding.
+
+mod canned_server;
+mod debate;
+mod embedded;
+mod overhead;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+pub use embedded::{memory_probe, rss_mb};
+
+pub struct BenchOptions {
+    pub gguf: PathBuf,
+    pub tokens: u32,
+    pub repeat: usize,
+}
+
+/// The benchmark groups `--only` can pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    Embedded,
+    Overhead,
+    Debate,
+}
+
+pub async fn run(opts: BenchOptions, parts: &[Part]) -> Result<()> {
+    let all = parts.is_empty();
+    if all || parts.contains(&Part::Overhead) {
+        overhead::run(&opts).await?;
+    }
+    if all || parts.contains(&Part::Embedded) {
+        embedded::run(&opts).await?;
+    }
+    if all || parts.contains(&Part::Debate) {
+        debate::run(&opts).await?;
+    }
+    Ok(())
+}
+
+pub(crate) struct Stats {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+pub(crate) fn stats(mut v: Vec<f64>) -> Stats {
+    v.sort_by(f64::total_cmp);
+    Stats {
+        median: v[v.len() / 2],
+        min: v[0],
+        max: v[v.len() - 1],
+    }
+}
+
+pub(crate) fn line(name: &str, s: &Stats, unit: &str) {
+    println!(
+        "  {name:<44} median {:>8.1} {unit}  (min {:.1}, max {:.1})",
+        s.median, s.min, s.max
+    );
+}
+
+/// A data dir for one benchmark run, removed afterwards, so run records do not pile up in the
+/// student's own.
+pub(crate) struct ScratchHome(pub PathBuf);
+
+impl ScratchHome {
+    pub fn new(label: &str) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "alignment-lab-bench-{label}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for ScratchHome {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

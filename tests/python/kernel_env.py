@@ -1,0 +1,44 @@
+"""Environment helpers for tests that start kernels (a kernel inherits the environment of the
+process that starts it)."""
+
+import contextlib
+import os
+import pathlib
+import tempfile
+
+
+@contextlib.contextmanager
+def kernel_env(**changes):
+    """Set (or, with None, remove) environment variables for kernels started inside the block."""
+    saved = {k: os.environ.get(k) for k in changes}
+    try:
+        for k, v in changes.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def lab_home():
+    """The data dir the test script uses (the embedded model lives under it)."""
+    default = pathlib.Path.home() / ".cache" / "alignment-lab" / "home"
+    return pathlib.Path(os.environ.get("ALIGNMENT_LAB_HOME", default))
+
+
+def embedded_gguf():
+    return lab_home() / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def artifacts_dir():
+    """Where tests leave files for a person to look at (exports, screenshots)."""
+    out = os.environ.get("ALIGNMENT_LAB_TEST_OUTPUT")
+    path = pathlib.Path(out) if out else pathlib.Path(tempfile.gettempdir()) / "alignment-lab-test-output"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
