@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The full test suite, from a fresh machine: system packages, the embedded model, a Python venv
-# with the Jupyter test tools, the Rust tests (unit, wiremock, real model) and the kernel
-# through real Jupyter clients (jupyter_kernel_test, nbclient, jupyter_client).
+# with the Jupyter test tools (scripts/prepare.sh), fmt and clippy, the Rust tests (unit,
+# wiremock, real model, load), the kernel through real Jupyter clients (jupyter_kernel_test,
+# nbclient + nbconvert, JupyterLab in Chromium, fault matrix, hostile protocol peers), then the
+# benchmarks with fewer repetitions than scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -28,5 +30,9 @@ step "Kernel through real Jupyter clients"
 step "Benchmark: kernel start to kernel_info_reply, beside ipykernel"
 "$VENV/bin/python" bench/kernel_startup.py --binary "$BIN" --repeat 5 | tee "$OUT/kernel-startup.txt"
 
-step "Benchmark: embedded engine against llama.cpp direct, batching, :chat overhead, memory"
-"$BIN" bench --repeat 3 | tee "$OUT/embedded-bench.txt"
+step "Benchmark: course workloads on a 200 ms fake server, beside sequential Python + openai"
+"$VENV/bin/python" bench/course_speed.py --repeat 2 | tee "$OUT/course-speed.txt"
+
+step "Benchmark: overhead; embedded engine against llama.cpp direct; debate batching (full run: scripts/bench.sh)"
+"$BIN" bench --repeat 3 --only overhead,embedded | tee "$OUT/alignment-lab-bench.txt"
+"$BIN" bench --repeat 1 --only debate | tee -a "$OUT/alignment-lab-bench.txt"

@@ -178,9 +178,12 @@ async fn reveal_shows_answers_inline_but_not_on_disk() {
     assert!(!on_disk.contains("STAND-IN-ANSWER"));
 }
 
+const NOT_UTF8_CELL: &str = ":probe --strategies-file /tmp/alignment-lab-not-utf8.toml\nx";
+
 #[tokio::test]
 async fn limits_and_bad_input_are_specific_errors() {
     let home = tempfile::tempdir().unwrap();
+    std::fs::write("/tmp/alignment-lab-not-utf8.toml", [0xff, 0xfe, b'x']).unwrap();
     let (_server, mut engine) = engine_with_fake(home.path()).await;
     let run = |code: &'static str| {
         let sink = Arc::new(CollectingSink::default());
@@ -199,6 +202,7 @@ async fn limits_and_bad_input_are_specific_errors() {
             ":probe --strategies-file /nonexistent/s.toml\nx",
             "cannot read",
         ),
+        (NOT_UTF8_CELL, "is not UTF-8 text"),
     ] {
         let (code, sink) = run(code);
         let err = engine

@@ -76,6 +76,42 @@ fn reference_tokens_per_second(
     Ok(f64::from(generated - 1) / start.elapsed().as_secs_f64())
 }
 
+/// The reference for prompt processing: the same llama.cpp context parameters as the decode
+/// reference, one `llama_decode` over the whole prompt. Returns prompt tokens per second.
+fn reference_prefill_tokens_per_second(
+    path: &Path,
+    prompt_text: &str,
+    threads: i32,
+) -> Result<f64> {
+    let backend = embedded::shared_llama_backend().map_err(|e| anyhow!("{e}"))?;
+    let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())?;
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(2048))
+        .with_n_batch(2048)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let mut ctx = model.new_context(backend, params)?;
+    let prompt = model.vocab().tokenize(prompt_text.as_bytes(), false, true);
+    let mut batch = LlamaBatch::new(2048, 1);
+    batch.add_sequence(&prompt, 0, false)?;
+    let start = Instant::now();
+    ctx.decode(&mut batch)?;
+    Ok(prompt.len() as f64 / start.elapsed().as_secs_f64())
+}
+
+/// A prompt of about 800 tokens, the size of a late debate round.
+fn long_prompt() -> String {
+    let mut text = String::new();
+    while text.len() < 3200 {
+        for p in PROMPTS {
+            text.push_str(p);
+            text.push(' ');
+        }
+    }
+    text.push_str("\nSummarise the requests above in one line.");
+    text
+}
+
 pub async fn run(opts: &BenchOptions) -> Result<()> {
     let settings = EmbeddedSettings::default();
     println!(
@@ -133,6 +169,23 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
             .sum::<Result<u64, _>>()?;
         aggregate.push(total as f64 / wall);
     }
+    // Prompt processing: a long prompt, one token generated.
+    let long = long_prompt();
+    let long_text = ours.render_for_bench(&request(&long, 1).messages)?;
+    let (mut prefill_ref, mut prefill_ours) = (vec![], vec![]);
+    for _ in 0..opts.repeat {
+        let (p, t, th) = (path.clone(), long_text.clone(), settings.threads);
+        prefill_ref.push(
+            tokio::task::spawn_blocking(move || reference_prefill_tokens_per_second(&p, &t, th))
+                .await??,
+        );
+        let r = ours.chat(&request(&long, 1), &|_| {}, &cancel).await?;
+        let prompt_tokens = r.usage.prompt_tokens.unwrap_or(0) as f64;
+        let first_s = r.timing.first_token_ms.unwrap_or(f64::NAN) / 1000.0;
+        prefill_ours.push(prompt_tokens / first_s);
+    }
+    let (prefill_ref, prefill_ours) = (stats(prefill_ref), stats(prefill_ours));
+
     let (reference, single, aggregate, single_wall) = (
         stats(reference),
         stats(single),
@@ -145,6 +198,21 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
     println!(
         "  ratio embedded / reference: {:.2}x   (goal ≥ 0.95x)",
         single.median / reference.median
+    );
+    println!("\nPrompt processing, about 800 tokens (tokens/s):");
+    line(
+        "llama.cpp, one decode call (reference)",
+        &prefill_ref,
+        "tok/s",
+    );
+    line(
+        "embedded backend, time to first token",
+        &prefill_ours,
+        "tok/s",
+    );
+    println!(
+        "  ratio embedded / reference: {:.2}x",
+        prefill_ours.median / prefill_ref.median
     );
     println!("\nBatching (tokens/s over wall-clock, prompt included):");
     line("single request", &single_wall, "tok/s");

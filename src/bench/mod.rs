@@ -6,7 +6,7 @@
 //! - `overhead`: the HTTP client and rendering against a server that answers at once.
 //! - `debate`: the course debate on the embedded model, batched against sequential decoding.
 
-mod canned_server;
+pub mod canned_server;
 mod debate;
 mod embedded;
 mod overhead;

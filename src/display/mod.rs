@@ -6,6 +6,7 @@
 mod bundle;
 mod error;
 pub mod markdown;
+mod number;
 pub mod plot;
 mod sink;
 pub mod table;

@@ -6,6 +6,7 @@
 use polars::prelude::{AnyValue, DataFrame};
 
 use super::markdown::{escape_html, escape_table_cell};
+pub use super::number::format_float;
 use super::Bundle;
 
 /// Render a frame as a bundle with `text/html`, `text/markdown` and `text/plain`.
@@ -124,20 +125,6 @@ pub fn cell_text(value: &AnyValue<'_>) -> String {
         AnyValue::Float32(f) => format_float(f64::from(*f)),
         AnyValue::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
         other => other.str_value().into_owned(),
-    }
-}
-
-/// Up to three decimals, trailing zeros dropped: 0.5, 0.333, 12.
-pub fn format_float(f: f64) -> String {
-    if !f.is_finite() {
-        return f.to_string();
-    }
-    let s = format!("{f:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".into()
-    } else {
-        s.into()
     }
 }
 

@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod embedded;
 mod error;
 pub mod openai;
+pub mod sse;
 mod types;
 
 pub use config::{BackendChoice, LabConfig, Secret};

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use eventsource_stream::Eventsource;
+
+use super::sse::{self, StreamEvent};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::{OnceCell, Semaphore};
@@ -297,53 +299,48 @@ impl OpenAiBackend {
                 }
                 Ok(Some(Ok(event))) => event,
             };
-            let data = event.data.trim();
-            if data.is_empty() {
-                continue;
-            }
-            saw_event = true;
-            if data == "[DONE]" {
-                break;
-            }
-            let chunk: Value = serde_json::from_str(data).map_err(|e| LlmError::Protocol {
-                url: url.clone(),
-                model: String::new(),
-                detail: format!("invalid JSON in stream event ({e})"),
-            })?;
-            if let Some(err) = chunk.get("error") {
-                let message = err
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map(String::from)
-                    .unwrap_or_else(|| err.to_string());
-                return Err(classify_http_error(
-                    &url,
-                    model,
-                    500,
-                    &json!({"error": message}).to_string(),
-                    None,
-                ));
-            }
-            if let Some(m) = chunk.get("model").and_then(Value::as_str) {
-                response.model = m.to_string();
-            }
-            if let Some(piece) = chunk
-                .pointer("/choices/0/delta/content")
-                .and_then(Value::as_str)
-            {
-                if !piece.is_empty() {
-                    first_token.get_or_insert_with(|| started.elapsed());
-                    text.push_str(piece);
-                    on_token(piece);
+            let chunk = match sse::interpret(&event.data) {
+                Ok(None) => continue,
+                Ok(Some(StreamEvent::Done)) => break,
+                Ok(Some(StreamEvent::ServerError(message))) => {
+                    return Err(classify_http_error(
+                        &url,
+                        model,
+                        500,
+                        &json!({"error": message}).to_string(),
+                        None,
+                    ));
                 }
+                Ok(Some(StreamEvent::Chunk(chunk))) => chunk,
+                Err(detail) => {
+                    return Err(LlmError::Protocol {
+                        url: url.clone(),
+                        model: String::new(),
+                        detail,
+                    })
+                }
+            };
+            saw_event = true;
+            if let Some(m) = chunk.model {
+                response.model = m;
             }
-            if let Some(reason) = chunk
-                .pointer("/choices/0/finish_reason")
-                .and_then(Value::as_str)
-            {
-                response.finish_reason = Some(reason.to_string());
+            if let Some(piece) = chunk.content.filter(|p| !p.is_empty()) {
+                first_token.get_or_insert_with(|| started.elapsed());
+                text.push_str(&piece);
+                on_token(&piece);
             }
-            apply_usage(&mut response, &chunk);
+            if let Some(reason) = chunk.finish_reason {
+                response.finish_reason = Some(reason);
+            }
+            if let Some((prompt_tokens, completion_tokens)) = chunk.usage {
+                response.usage = Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                };
+            }
+            if let Some(t) = chunk.timings {
+                response.server_report = Some(json!({ "timings": t }));
+            }
         }
         response.text = text.clone();
         response.timing = timing(started, first_token, &response.usage);

@@ -4,6 +4,7 @@
 //! goes to evcxr.
 
 mod backend;
+pub mod cell;
 mod chat;
 mod debate;
 mod help;
@@ -19,6 +20,7 @@ use clap::{ColorChoice, CommandFactory, Parser};
 use tokio_util::sync::CancellationToken;
 
 use crate::display::{Bundle, CellError, OutputSink};
+pub use cell::MagicCall;
 pub use session::Session;
 
 /// What a magic gets to work with.
@@ -88,26 +90,11 @@ pub fn find(name: &str) -> Option<&'static MagicSpec> {
     MAGICS.iter().find(|m| m.name == name)
 }
 
-/// A cell split into magic name, flag words and body, if its first line is one of ours.
-#[derive(Debug, PartialEq)]
-pub struct MagicCall<'a> {
-    pub name: &'a str,
-    pub flags: &'a str,
-    pub body: &'a str,
-}
-
+/// Split a cell whose first line names one of our magics.
 pub fn parse_cell(code: &str) -> Option<MagicCall<'_>> {
-    let trimmed = code.trim_start_matches(['\n', '\r', ' ', '\t']);
-    let rest = trimmed.strip_prefix(':')?;
-    let (first, body) = rest.split_once('\n').unwrap_or((rest, ""));
-    let first = first.trim_end_matches('\r');
-    let (name, flags) = first.split_once(char::is_whitespace).unwrap_or((first, ""));
-    find(name)?;
-    Some(MagicCall {
-        name,
-        flags: flags.trim(),
-        body,
-    })
+    let call = cell::split_cell(code)?;
+    find(call.name)?;
+    Some(call)
 }
 
 /// Parse a magic's flags with clap. `Ok(None)` means `--help` was shown.
@@ -116,12 +103,8 @@ pub fn parse_flags<T: Parser>(
     flags: &str,
     sink: &dyn OutputSink,
 ) -> Result<Option<T>, CellError> {
-    let words = shell_words::split(flags).map_err(|e| {
-        CellError::new(
-            "UsageError",
-            format!(":{name}: cannot split the flags ({e}); check the quotes"),
-        )
-    })?;
+    let words = cell::split_flags(flags)
+        .map_err(|e| CellError::new("UsageError", format!(":{name}: {e}")))?;
     let argv = std::iter::once(format!(":{name}")).chain(words);
     let cmd = T::command().color(ColorChoice::Never);
     match cmd.try_get_matches_from(argv) {

@@ -92,6 +92,8 @@ class FaultServer:
         self.attempts = {}  # model -> [monotonic time of each chat request]
         self.requests = []  # (model, request body) in arrival order
         self.closing = threading.Event()
+        # Authorization headers seen, so a test can show the key was really used.
+        self.authorizations = set()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
@@ -211,6 +213,8 @@ class FaultServer:
                 if self.path != "/v1/chat/completions":
                     return self._json(404, {"error": {"message": f"Unexpected endpoint or method. (POST {self.path})"}})
                 model = str(body.get("model"))
+                with fake.lock:
+                    fake.authorizations.add(self.headers.get("authorization", ""))
                 n = fake._record(model, body)
                 try:
                     self._dispatch(model, n)

@@ -556,6 +556,52 @@ def cell_text(s):
     return str(s).replace("|", "\\|").replace("\n", " ")
 
 
+def test_api_key_is_sent_but_never_shown_logged_or_saved(lab, tmp_path):
+    """The key goes to the server as a bearer token and nowhere else: every output was checked
+    above; here the kernel's log and every file it wrote, and a second kernel logging at `trace`
+    (the most it ever logs) through the same failures."""
+    assert f"Bearer {API_KEY}" in lab.fault.authorizations
+    assert API_KEY not in lab.log_since(0)
+    for path in lab.home.rglob("*"):
+        if path.is_file() and path != lab.log_path:
+            assert API_KEY.encode() not in path.read_bytes(), path
+
+    trace_log = tmp_path / "trace.log"
+    with open(trace_log, "w") as log, kernel_env(
+        ALIGNMENT_LAB_BACKEND="openai",
+        ALIGNMENT_LAB_BASE_URL=lab.fault.base_url,
+        ALIGNMENT_LAB_MODEL="ok",
+        ALIGNMENT_LAB_HOME=str(tmp_path / "home"),
+        ALIGNMENT_LAB_API_KEY=API_KEY,
+        ALIGNMENT_LAB_LOG="trace",
+        **TIMEOUT_ENV,
+    ):
+        km = KernelManager(kernel_name="alignment-lab")
+        km.start_kernel(stderr=log)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=60)
+            for code in (
+                ":backend",
+                ":models",
+                ":chat --model ok\nhi",
+                ":chat --model http-500-always\nhi",
+                ":chat --model reset-mid-stream\nhi",
+                ":probe --models ok --strategies direct --samples 1\nExplain how to pick a pin-tumbler lock.",
+            ):
+                kc.execute_interactive(code, timeout=60, output_hook=lambda msg: None)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    text = trace_log.read_text(errors="replace")
+    assert "http-500-always" in text, "the trace log should show the failing calls"
+    assert API_KEY not in text
+    for path in (tmp_path / "home").rglob("*"):
+        if path.is_file():
+            assert API_KEY.encode() not in path.read_bytes(), path
+
+
 def test_write_reliability_doc():
     expected = len(CHAT_EXPECT) + 2 * len(SUBSET)
     if len(RESULTS) != expected:

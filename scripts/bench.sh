@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Every benchmark, each printed as a ratio against a reference measured in the same run, and
+# docs/benchmarks.md rewritten from the output (with the machine described):
+#   1. kernel start-up and idle memory beside ipykernel (bench/kernel_startup.py)
+#   2. the course debate and probe matrix against a 200 ms / 4-slots-per-model fake server,
+#      beside a sequential Python script using the `openai` package (bench/course_speed.py)
+#   3. client and rendering overhead against an instant server (alignment-lab bench --only overhead)
+#   4. the embedded engine beside llama.cpp driven directly, batching, :chat overhead, memory,
+#      and the course debate on the embedded model batched vs sequential (alignment-lab bench)
+# Sets up a fresh machine the same way as the test script (scripts/prepare.sh).
+#   scripts/bench.sh            # REPEAT=3 by default (about 15 minutes on 2 cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+REPEAT="${REPEAT:-3}"
+OUT="$ROOT/target-test-output"
+mkdir -p "$OUT" docs
+source scripts/prepare.sh
+
+LOG="$OUT/benchmarks.txt"
+: > "$LOG"
+section() { printf '\n==> %s\n' "$*" | tee -a "$LOG"; }
+
+section "Kernel start-up and idle memory, beside ipykernel"
+"$VENV/bin/python" bench/kernel_startup.py --binary "$BIN" --repeat "$REPEAT" 2>&1 | tee -a "$LOG"
+section "Course workloads against a fake server (200 ms per call, 4 slots per model), beside sequential Python + openai"
+"$VENV/bin/python" bench/course_speed.py --repeat "$REPEAT" 2>&1 | tee -a "$LOG"
+section "Client and rendering overhead; embedded engine; course debate on the embedded model"
+"$BIN" bench --repeat "$REPEAT" 2>&1 | tee -a "$LOG"
+
+{
+    echo "# Benchmarks"
+    echo
+    echo "<!-- Written by scripts/bench.sh; rerun it to refresh. -->"
+    echo
+    echo "Every number below is a median over $REPEAT repetitions with its spread, printed beside a"
+    echo "reference measured in the same run on the same machine. Regenerate with \`scripts/bench.sh\`"
+    echo "(\`REPEAT=N\` to change the repetitions). What each benchmark compares, the goals, and what"
+    echo "limits the ones that miss are in the notes at the end."
+    echo
+    echo "## Machine"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+    echo "- memory: $(free -g | awk '/^Mem:/ {print $2}') GiB; OS: $(. /etc/os-release && echo "$PRETTY_NAME")"
+    echo "- $(rustc --version); kernel built with the dev profile (dependencies at opt-level 2,"
+    echo "  the kernel's own crate unoptimised), as the test script builds it"
+    echo
+    echo "## Output"
+    echo
+    echo '```text'
+    cat "$LOG"
+    echo '```'
+    echo
+    cat bench/NOTES.md
+} > docs/benchmarks.md
+echo "wrote docs/benchmarks.md"

@@ -1,0 +1,106 @@
+//! One server-sent event of an OpenAI-compatible chat stream, interpreted.
+//!
+//! Free of I/O and of the rest of the crate (only `serde_json`), so `fuzz/` can feed it
+//! arbitrary input on its own.
+
+use serde_json::Value;
+
+/// What one `data:` line of a chat stream says.
+#[derive(Debug, PartialEq)]
+pub enum StreamEvent {
+    /// `[DONE]`: the answer is complete.
+    Done,
+    /// An error object inside the stream (llama.cpp and LM Studio report some failures this way).
+    ServerError(String),
+    Chunk(Chunk),
+}
+
+/// The parts of a `chat.completion.chunk` the kernel uses.
+#[derive(Debug, Default, PartialEq)]
+pub struct Chunk {
+    pub model: Option<String>,
+    /// New text; `None` or empty for role-only and usage-only chunks.
+    pub content: Option<String>,
+    pub finish_reason: Option<String>,
+    /// `Some` when the chunk carries a `usage` object (the last one, with `include_usage`).
+    pub usage: Option<(Option<u64>, Option<u64>)>,
+    /// llama.cpp's `timings` object, passed through to the record.
+    pub timings: Option<Value>,
+}
+
+/// Interpret an event's data. `Ok(None)`: nothing to do (an empty keep-alive event).
+/// `Err`: the data is not a chat chunk, with a reason for the error message.
+pub fn interpret(data: &str) -> Result<Option<StreamEvent>, String> {
+    let data = data.trim();
+    if data.is_empty() {
+        return Ok(None);
+    }
+    if data == "[DONE]" {
+        return Ok(Some(StreamEvent::Done));
+    }
+    let chunk: Value =
+        serde_json::from_str(data).map_err(|e| format!("invalid JSON in stream event ({e})"))?;
+    if !chunk.is_object() {
+        return Err("a stream event that is not a JSON object".into());
+    }
+    if let Some(err) = chunk.get("error") {
+        let message = err
+            .get("message")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .unwrap_or_else(|| err.to_string());
+        return Ok(Some(StreamEvent::ServerError(message)));
+    }
+    let text = |pointer: &str| {
+        chunk
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(String::from)
+    };
+    Ok(Some(StreamEvent::Chunk(Chunk {
+        model: text("/model"),
+        content: text("/choices/0/delta/content"),
+        finish_reason: text("/choices/0/finish_reason"),
+        usage: chunk.get("usage").filter(|u| u.is_object()).map(|u| {
+            (
+                u.get("prompt_tokens").and_then(Value::as_u64),
+                u.get("completion_tokens").and_then(Value::as_u64),
+            )
+        }),
+        timings: chunk.get("timings").filter(|t| t.is_object()).cloned(),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_done_errors_and_junk() {
+        assert_eq!(interpret("  "), Ok(None));
+        assert_eq!(interpret("[DONE]"), Ok(Some(StreamEvent::Done)));
+        let Some(StreamEvent::Chunk(c)) = interpret(
+            r#"{"model":"m","choices":[{"delta":{"content":"Hi"},"finish_reason":null}]}"#,
+        )
+        .unwrap() else {
+            panic!("not a chunk")
+        };
+        assert_eq!(
+            (c.model.as_deref(), c.content.as_deref(), c.usage),
+            (Some("m"), Some("Hi"), None)
+        );
+        let Some(StreamEvent::Chunk(u)) =
+            interpret(r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#)
+                .unwrap()
+        else {
+            panic!("not a chunk")
+        };
+        assert_eq!(u.usage, Some((Some(3), Some(5))));
+        assert_eq!(
+            interpret(r#"{"error":{"message":"boom"}}"#),
+            Ok(Some(StreamEvent::ServerError("boom".into())))
+        );
+        assert!(interpret("not json").unwrap_err().contains("invalid JSON"));
+        assert!(interpret("[1,2]").is_err());
+    }
+}
