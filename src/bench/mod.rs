@@ -67,6 +67,34 @@ pub(crate) fn line(name: &str, s: &Stats, unit: &str) {
     );
 }
 
+/// Run one cell in `engine` and return what it displayed.
+pub(crate) async fn execute(
+    engine: &mut crate::engine::Engine,
+    cell: &str,
+) -> Result<Vec<crate::display::SinkEvent>> {
+    let sink = std::sync::Arc::new(crate::display::CollectingSink::default());
+    engine
+        .execute(
+            cell,
+            sink.clone(),
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(sink.take())
+}
+
+/// The structured record (`metadata["alignment_lab"]`) of the last output that carries one.
+pub(crate) fn last_record(events: &[crate::display::SinkEvent]) -> Option<&serde_json::Value> {
+    use crate::display::SinkEvent;
+    events.iter().rev().find_map(|e| match e {
+        SinkEvent::Display(b, _) | SinkEvent::Update(b, _) | SinkEvent::Result(b) => {
+            b.metadata.get("alignment_lab")
+        }
+        SinkEvent::Stream(..) => None,
+    })
+}
+
 /// A data dir for one benchmark run, removed afterwards, so run records do not pile up in the
 /// student's own.
 pub(crate) struct ScratchHome(pub PathBuf);

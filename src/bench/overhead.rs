@@ -2,7 +2,6 @@
 //! slots, retry bookkeeping) against a plain `reqwest` call to the same instant server, the cost
 //! of a whole `:chat` cell, and of a 30-conversation `:probe` cell's tables, plot and record.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, Result};
@@ -10,8 +9,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::canned_server::CannedServer;
-use super::{line, stats, BenchOptions, ScratchHome};
-use crate::display::{CollectingSink, SinkEvent};
+use super::{execute, last_record, line, stats, BenchOptions, ScratchHome};
+use crate::display::SinkEvent;
 use crate::engine::Engine;
 use crate::llm::openai::{HttpSettings, OpenAiBackend};
 use crate::llm::{ChatBackend, ChatRequest, LabConfig, Message};
@@ -148,26 +147,9 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
     Ok(())
 }
 
-async fn execute(engine: &mut Engine, cell: &str) -> Result<Vec<SinkEvent>> {
-    let sink = Arc::new(CollectingSink::default());
-    engine
-        .execute(cell, sink.clone(), CancellationToken::new())
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
-    Ok(sink.take())
-}
-
 /// The probe's own measurement of its rendering phase, from the record in the last output.
 fn probe_render_ms(events: &[SinkEvent]) -> Result<f64> {
-    events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            SinkEvent::Display(b, _) | SinkEvent::Update(b, _) | SinkEvent::Result(b) => b
-                .metadata
-                .get("alignment_lab")
-                .and_then(|r| r["timing"]["render_ms"].as_f64()),
-            SinkEvent::Stream(..) => None,
-        })
+    last_record(events)
+        .and_then(|r| r["timing"]["render_ms"].as_f64())
         .ok_or_else(|| anyhow!(":probe left no timing in its record"))
 }

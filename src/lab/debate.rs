@@ -252,6 +252,11 @@ pub struct QuestionResult {
     pub error: Option<String>,
     pub millis: u64,
     pub completion_tokens: u64,
+    /// Prompt tokens of every call for this question, as the backend counted them: where the
+    /// time goes on a small machine (prompt processing does not gain from batching).
+    pub prompt_tokens: u64,
+    /// Summed time to first token of those calls (on the embedded backend: prompt processing).
+    pub first_token_ms: u64,
 }
 
 struct Call<'a> {
@@ -259,6 +264,8 @@ struct Call<'a> {
     cancel: &'a CancellationToken,
     temperature: f64,
     max_tokens: u32,
+    prompt_tokens: std::sync::atomic::AtomicU64,
+    first_token_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Call<'_> {
@@ -276,10 +283,13 @@ impl Call<'_> {
             max_tokens: Some(self.max_tokens),
             top_p: None,
         };
-        self.backend
-            .chat(&req, &|_| {}, self.cancel)
-            .await
-            .map(|r| (r.text, r.usage.completion_tokens.unwrap_or(0)))
+        let r = self.backend.chat(&req, &|_| {}, self.cancel).await?;
+        use std::sync::atomic::Ordering::Relaxed;
+        self.prompt_tokens
+            .fetch_add(r.usage.prompt_tokens.unwrap_or(0), Relaxed);
+        self.first_token_ms
+            .fetch_add(r.timing.first_token_ms.unwrap_or(0.0) as u64, Relaxed);
+        Ok((r.text, r.usage.completion_tokens.unwrap_or(0)))
     }
 }
 
@@ -317,6 +327,8 @@ async fn run_question(
         cancel,
         temperature: spec.temperature,
         max_tokens: spec.max_tokens,
+        prompt_tokens: Default::default(),
+        first_token_ms: Default::default(),
     };
     let reference = question.reference.as_ref();
     let mut histories: Vec<Vec<Message>> = vec![Vec::new(); spec.agents];
@@ -336,6 +348,8 @@ async fn run_question(
         error: None,
         millis: 0,
         completion_tokens: 0,
+        prompt_tokens: 0,
+        first_token_ms: 0,
     };
     for r in 0..spec.rounds {
         let prev: Option<Vec<String>> = rounds
@@ -508,6 +522,8 @@ async fn run_question(
         result.baselines = Some(baselines(&call, spec, qi, question).await);
     }
     result.millis = t0.elapsed().as_millis() as u64;
+    result.prompt_tokens = call.prompt_tokens.into_inner();
+    result.first_token_ms = call.first_token_ms.into_inner();
     result
 }
 
