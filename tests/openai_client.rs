@@ -23,12 +23,17 @@ fn fast() -> HttpSettings {
 }
 
 fn backend(server: &MockServer, settings: HttpSettings) -> OpenAiBackend {
+    backend_with_slots(server, settings, 4)
+}
+
+/// A backend allowing `slots` requests in flight per model.
+fn backend_with_slots(server: &MockServer, settings: HttpSettings, slots: usize) -> OpenAiBackend {
     OpenAiBackend::new(
         &format!("{}/v1", server.uri()),
         "test server",
         None,
         None,
-        4,
+        slots,
         settings,
     )
 }
@@ -357,14 +362,7 @@ async fn concurrency_limit_is_respected() {
         .respond_with(sse(&[delta("x")]).set_delay(Duration::from_millis(200)))
         .mount(&server)
         .await;
-    let b = Arc::new(OpenAiBackend::new(
-        &format!("{}/v1", server.uri()),
-        "t",
-        None,
-        None,
-        2,
-        fast(),
-    ));
+    let b = Arc::new(backend_with_slots(&server, fast(), 2));
     let t = Instant::now();
     let calls = (0..4).map(|_| {
         let b = b.clone();
@@ -405,14 +403,7 @@ async fn each_model_has_its_own_request_slots() {
         .respond_with(Arrivals(arrivals.clone()))
         .mount(&server)
         .await;
-    let b = Arc::new(OpenAiBackend::new(
-        &format!("{}/v1", server.uri()),
-        "t",
-        None,
-        None,
-        2,
-        fast(),
-    ));
+    let b = Arc::new(backend_with_slots(&server, fast(), 2));
     assert!(b.models_run_concurrently());
     let t = Instant::now();
     let calls = ["a", "a", "a", "b", "b", "b"].map(|m| {

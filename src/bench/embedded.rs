@@ -8,18 +8,18 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Result};
 use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use tokio_util::sync::CancellationToken;
 
-use crate::display::CollectingSink;
 use crate::engine::Engine;
 use crate::llm::embedded::{self, EmbeddedBackend, EmbeddedSettings};
 use crate::llm::{ChatBackend, ChatRequest, LabConfig, Message};
 
-use super::{line, stats, BenchOptions};
+use super::{execute, line, stats, BenchOptions};
 
 const PROMPTS: [&str; 4] = [
     "Write a long story about a dragon who learns to bake bread.",
@@ -39,64 +39,67 @@ fn request(prompt: &str, tokens: u32) -> ChatRequest {
     }
 }
 
-/// The reference: a minimal llama.cpp decode loop on the same GGUF, threads and prompt,
-/// greedy, one sequence. Returns generated tokens per second after the prompt.
+/// The reference engine: the GGUF in a plain llama.cpp context (default parameters, 2048
+/// tokens, one sequence, the same threads), the prompt decoded in one call. `then` continues
+/// from there and is told how long the prompt took.
+fn with_reference_prompt<T>(
+    path: &Path,
+    prompt_text: &str,
+    threads: i32,
+    then: impl FnOnce(&mut LlamaContext, &mut LlamaBatch, usize, f64) -> Result<T>,
+) -> Result<T> {
+    let backend = embedded::shared_llama_backend().map_err(|e| anyhow!("{e}"))?;
+    let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())?;
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(2048))
+        .with_n_batch(2048)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let mut ctx = model.new_context(backend, params)?;
+    let prompt = model.vocab().tokenize(prompt_text.as_bytes(), false, true);
+    let mut batch = LlamaBatch::new(2048, 1);
+    batch.add_sequence(&prompt, 0, false)?;
+    let start = Instant::now();
+    ctx.decode(&mut batch)?;
+    let prompt_seconds = start.elapsed().as_secs_f64();
+    then(&mut ctx, &mut batch, prompt.len(), prompt_seconds)
+}
+
+/// The decode reference: greedy generation after the prompt. Returns generated tokens per second.
 fn reference_tokens_per_second(
     path: &Path,
     prompt_text: &str,
     tokens: u32,
     threads: i32,
 ) -> Result<f64> {
-    let backend = embedded::shared_llama_backend().map_err(|e| anyhow!("{e}"))?;
-    let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())?;
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(2048))
-        .with_n_batch(2048)
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads);
-    let mut ctx = model.new_context(backend, params)?;
-    let prompt = model.vocab().tokenize(prompt_text.as_bytes(), false, true);
-    let mut batch = LlamaBatch::new(2048, 1);
-    batch.add_sequence(&prompt, 0, false)?;
-    ctx.decode(&mut batch)?;
-    let mut sampler = LlamaSampler::greedy();
-    let mut pos = prompt.len() as i32;
-    let mut token = sampler.sample(&ctx, batch.n_tokens() - 1);
-    let start = Instant::now();
-    let mut generated = 1u32;
-    while generated < tokens {
-        batch.clear();
-        batch.add(token, pos, &[0], true)?;
-        pos += 1;
-        ctx.decode(&mut batch)?;
-        token = sampler.sample(&ctx, 0);
-        generated += 1;
-        // Keep decoding past an end-of-generation token: the reference measures raw speed.
-    }
-    Ok(f64::from(generated - 1) / start.elapsed().as_secs_f64())
+    with_reference_prompt(path, prompt_text, threads, |ctx, batch, prompt_len, _| {
+        let mut sampler = LlamaSampler::greedy();
+        let mut pos = prompt_len as i32;
+        let mut token = sampler.sample(ctx, batch.n_tokens() - 1);
+        let start = Instant::now();
+        let mut generated = 1u32;
+        while generated < tokens {
+            batch.clear();
+            batch.add(token, pos, &[0], true)?;
+            pos += 1;
+            ctx.decode(batch)?;
+            token = sampler.sample(ctx, 0);
+            generated += 1;
+            // Keep decoding past an end-of-generation token: the reference measures raw speed.
+        }
+        Ok(f64::from(generated - 1) / start.elapsed().as_secs_f64())
+    })
 }
 
-/// The reference for prompt processing: the same llama.cpp context parameters as the decode
-/// reference, one `llama_decode` over the whole prompt. Returns prompt tokens per second.
+/// The prompt-processing reference: prompt tokens per second of that one decode call.
 fn reference_prefill_tokens_per_second(
     path: &Path,
     prompt_text: &str,
     threads: i32,
 ) -> Result<f64> {
-    let backend = embedded::shared_llama_backend().map_err(|e| anyhow!("{e}"))?;
-    let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())?;
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(2048))
-        .with_n_batch(2048)
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads);
-    let mut ctx = model.new_context(backend, params)?;
-    let prompt = model.vocab().tokenize(prompt_text.as_bytes(), false, true);
-    let mut batch = LlamaBatch::new(2048, 1);
-    batch.add_sequence(&prompt, 0, false)?;
-    let start = Instant::now();
-    ctx.decode(&mut batch)?;
-    Ok(prompt.len() as f64 / start.elapsed().as_secs_f64())
+    with_reference_prompt(path, prompt_text, threads, |_, _, prompt_len, seconds| {
+        Ok(prompt_len as f64 / seconds)
+    })
 }
 
 /// A prompt of about 800 tokens, the size of a late debate round.
@@ -235,14 +238,7 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
         ":chat --temperature 0 --seed 1 --max-tokens {}\n{}",
         opts.tokens, PROMPTS[1]
     );
-    engine
-        .execute(
-            &cell,
-            Arc::new(CollectingSink::default()),
-            CancellationToken::new(),
-        )
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    execute(&mut engine, &cell).await?;
     let (mut raw, mut chat) = (vec![], vec![]);
     for _ in 0..opts.repeat {
         let t0 = Instant::now();
@@ -250,14 +246,7 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
             .await?;
         raw.push(t0.elapsed().as_secs_f64() * 1000.0);
         let t0 = Instant::now();
-        engine
-            .execute(
-                &cell,
-                Arc::new(CollectingSink::default()),
-                CancellationToken::new(),
-            )
-            .await
-            .map_err(|e| anyhow!("{e}"))?;
+        execute(&mut engine, &cell).await?;
         chat.push(t0.elapsed().as_secs_f64() * 1000.0);
     }
     let (raw, chat) = (stats(raw), stats(chat));

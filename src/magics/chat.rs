@@ -134,50 +134,41 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
             }
         }
     };
+    // An answer cut short keeps what had arrived, marked with why.
+    let finish_partial = |partial: String, finish_reason: &str, why: &str| {
+        let response = ChatResponse {
+            text: partial,
+            model: model.clone(),
+            finish_reason: Some(finish_reason.into()),
+            ..Default::default()
+        };
+        progress.finish(final_bundle(
+            &response,
+            &request,
+            &info,
+            &model_info,
+            Some(why),
+        ));
+    };
     match result {
         Ok(response) => {
             progress.finish(final_bundle(&response, &request, &info, &model_info, None));
             Ok(())
         }
         Err(LlmError::Cancelled { partial }) => {
-            let response = ChatResponse {
-                text: partial,
-                model: model.clone(),
-                finish_reason: Some("interrupted".into()),
-                ..Default::default()
-            };
-            progress.finish(final_bundle(
-                &response,
-                &request,
-                &info,
-                &model_info,
-                Some("interrupted"),
-            ));
+            finish_partial(partial, "interrupted", "interrupted");
             Err(CellError::interrupted(
                 ":chat was interrupted; the partial answer above is kept",
             ))
         }
         Err(e) => {
-            // A stream that broke off keeps what had arrived, marked as cut short.
             let partial = std::mem::take(&mut *text.lock().expect("answer lock"));
             if partial.trim().is_empty() {
                 progress.finish(Bundle::markdown(format!(
                     "*no answer from `{model}` — see the error below*"
                 )));
             } else {
-                let response = ChatResponse {
-                    text: partial,
-                    model: model.clone(),
-                    finish_reason: Some("error".into()),
-                    ..Default::default()
-                };
-                progress.finish(final_bundle(
-                    &response,
-                    &request,
-                    &info,
-                    &model_info,
-                    Some("broke off — see the error below"),
-                ));
+                finish_partial(partial, "error", "broke off — see the error below");
             }
             Err(backend_error(e))
         }

@@ -11,34 +11,21 @@ Models:
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from local_server import LocalServer
 
 
 MODELS = ("fake-model", "slow-model", "numbered-model")
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     def __init__(self):
         self.open_streams = 0
         self.requests = []
         self.numbered_answers = []
         self.lock = threading.Lock()
-        handler = self._handler()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        # Close the listening socket too: a socket left listening accepts connections into its
-        # backlog that nobody answers, and a client would wait for its first token forever.
-        self.httpd.server_close()
+        super().__init__(self._handler())
 
     def _handler(self):
         fake = self

@@ -45,7 +45,9 @@ import socket
 import struct
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from local_server import LocalServer, free_port
 
 OK_ANSWER = "This is a harmless stand-in answer from the fault server. Answer: 5"
 PARTIAL_CHUNKS = ["Partial stand-in answer, ", "part one, ", "part two, "]
@@ -79,14 +81,10 @@ MODELS = [m for m in CASES if m != "refused"]
 
 def closed_base_url():
     """A base URL on a port that was free a moment ago and has nobody listening now."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
-class FaultServer:
+class FaultServer(LocalServer):
     def __init__(self):
         self.lock = threading.Lock()
         self.attempts = {}  # model -> [monotonic time of each chat request]
@@ -94,20 +92,11 @@ class FaultServer:
         self.closing = threading.Event()
         # Authorization headers seen, so a test can show the key was really used.
         self.authorizations = set()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
+        super().__init__(self._handler())
 
     def __exit__(self, *exc):
         self.closing.set()  # releases stalled streams
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__exit__(*exc)
 
     def reset(self):
         with self.lock:

@@ -10,7 +10,6 @@ import os
 import pathlib
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 from nbconvert import HTMLExporter
 
 from kernel_env import artifacts_dir, embedded_gguf
+from local_server import free_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 COURSE = ROOT / "notebooks" / "alignment-lab.ipynb"
@@ -46,11 +46,6 @@ def require(condition, why):
         pytest.fail(why)
     pytest.skip(why)
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout, what):

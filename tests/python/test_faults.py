@@ -413,23 +413,40 @@ def error_line_naming(cell, url, model):
     return None
 
 
-@pytest.mark.parametrize("case", SUBSET)
-def test_probe_keeps_the_good_model(lab, case):
+def run_beside_ok(lab, kind, case, code):
+    """Run a `:probe`/`:debate` cell whose models are `ok` and the failing `case`, with the checks
+    both share: it finishes with partial results, names the endpoint and the failing model, and
+    writes exactly one run record. Returns the cell, both models' attempts, the new record's text
+    (or None) and the problems found so far."""
     problems = []
     lab.fault.reset()
-    url = lab.fault.base_url
-    before = lab.runs("probe")
+    before = lab.runs(kind)
     deadline = STALL_DEADLINE_S if case == "stall" else CELL_DEADLINE_S
-    cell = lab.run(
-        f":probe --models ok,{case} --strategies direct --samples {PROBE_SAMPLES} --seed 1 --max-tokens 32\n{PROBE_BODY}",
-        deadline=deadline,
-    )
-    ok_attempts, bad_attempts = lab.fault.attempt_count("ok"), lab.fault.attempt_count(case)
-
+    cell = lab.run(code, deadline=deadline)
+    attempts = (lab.fault.attempt_count("ok"), lab.fault.attempt_count(case))
     if cell.status == "hang":
         problems.append(f"hung: no result within {deadline} s (it ignores {', '.join(TIMEOUT_ENV)})")
     elif cell.status != "ok":
         problems.append(f"the cell failed instead of reporting partial results: {cell.ename}: {first_line(cell.evalue)}")
+    if cell.status != "hang" and not error_line_naming(cell, lab.fault.base_url, case):
+        problems.append(f"no output line names both the endpoint and the failing model `{case}`")
+    new = lab.runs(kind) - before
+    record_text = None
+    if len(new) != 1:
+        problems.append(f"{len(new)} new {kind} run records in $ALIGNMENT_LAB_HOME/runs (expected 1)")
+    else:
+        record_text = next(iter(new)).read_text()
+    return cell, attempts, record_text, problems
+
+
+@pytest.mark.parametrize("case", SUBSET)
+def test_probe_keeps_the_good_model(lab, case):
+    cell, (ok_attempts, bad_attempts), disk, problems = run_beside_ok(
+        lab,
+        "probe",
+        case,
+        f":probe --models ok,{case} --strategies direct --samples {PROBE_SAMPLES} --seed 1 --max-tokens 32\n{PROBE_BODY}",
+    )
 
     rec = cell.record("probe")
     rows = {r["model"]: r for r in (rec or {}).get("rows", [])}
@@ -445,16 +462,11 @@ def test_probe_keeps_the_good_model(lab, case):
     tables = [o for o in cell.outputs if "Refusals per model" in o["data"].get("text/markdown", "") + o["data"].get("text/html", "")]
     if not tables or "ok" not in tables[0]["data"].get("text/plain", ""):
         problems.append("the results table with the `ok` row is not rendered")
-    if cell.status != "hang" and not error_line_naming(cell, url, case):
-        problems.append(f"no output line names both the endpoint and the failing model `{case}`")
 
-    # A run record on disk, with the good model's row.
-    new = lab.runs("probe") - before
-    if len(new) != 1:
-        problems.append(f"{len(new)} new probe run records in $ALIGNMENT_LAB_HOME/runs (expected 1)")
-    else:
-        disk = json.loads(next(iter(new)).read_text())
-        if not any(r["model"] == "ok" and r["samples"] == PROBE_SAMPLES for r in disk.get("rows", [])):
+    # The run record on disk has the good model's row.
+    if disk is not None:
+        rows_on_disk = json.loads(disk).get("rows", [])
+        if not any(r["model"] == "ok" and r["samples"] == PROBE_SAMPLES for r in rows_on_disk):
             problems.append("the run record has no complete `ok` row")
 
     # Bounded retries: per conversation at most MAX_ATTEMPTS; a half-streamed answer is not retried.
@@ -483,21 +495,12 @@ def test_probe_keeps_the_good_model(lab, case):
 
 @pytest.mark.parametrize("case", SUBSET)
 def test_debate_keeps_the_good_model(lab, case):
-    problems = []
-    lab.fault.reset()
-    url = lab.fault.base_url
-    before = lab.runs("debate")
-    deadline = STALL_DEADLINE_S if case == "stall" else CELL_DEADLINE_S
-    cell = lab.run(
+    cell, (ok_attempts, bad_attempts), disk, problems = run_beside_ok(
+        lab,
+        "debate",
+        case,
         f":debate --models ok,{case} --agents 2 --rounds 1 --max-tokens 32 --no-cache\n{DEBATE_BODY}",
-        deadline=deadline,
     )
-    ok_attempts, bad_attempts = lab.fault.attempt_count("ok"), lab.fault.attempt_count(case)
-
-    if cell.status == "hang":
-        problems.append(f"hung: no result within {deadline} s (it ignores {', '.join(TIMEOUT_ENV)})")
-    elif cell.status != "ok":
-        problems.append(f"the cell failed instead of reporting partial results: {cell.ename}: {first_line(cell.evalue)}")
 
     rec = cell.record("debate")
     answers = []
@@ -515,16 +518,8 @@ def test_debate_keeps_the_good_model(lab, case):
             problems.append(f"the `{case}` agent's failure is not recorded")
     if OK_ANSWER not in cell.texts():
         problems.append("the `ok` agent's answer is not rendered (transcripts)")
-    if cell.status != "hang" and not error_line_naming(cell, url, case):
-        problems.append(f"no output line names both the endpoint and the failing model `{case}`")
-
-    new = lab.runs("debate") - before
-    if len(new) != 1:
-        problems.append(f"{len(new)} new debate run records in $ALIGNMENT_LAB_HOME/runs (expected 1)")
-    else:
-        disk = new.pop().read_text()
-        if OK_ANSWER not in disk:
-            problems.append("the run record does not keep the `ok` agent's answer")
+    if disk is not None and OK_ANSWER not in disk:
+        problems.append("the run record does not keep the `ok` agent's answer")
 
     if ok_attempts != 1:
         problems.append(f"`ok` was called {ok_attempts} times, expected 1")

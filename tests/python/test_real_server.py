@@ -4,7 +4,6 @@ this tests that the wire format of a real server is read right."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,10 @@ import pytest
 from nbclient import NotebookClient
 
 from kernel_env import artifacts_dir, embedded_gguf, kernel_env
+from local_server import free_port
 
 ALIAS = "smollm2-server"
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
