@@ -12,3 +12,4 @@ pub mod kernel;
 pub mod lab;
 pub mod llm;
 pub mod magics;
+pub mod reveal;

@@ -202,3 +202,124 @@ async fn bad_debate_input_is_specific() {
         assert!(err.evalue.contains(expect), "{code}: {}", err.evalue);
     }
 }
+
+/// Answers every course question the way a model might word it: `right` gives the correct
+/// answer in awkward words, otherwise the trap answer with the right number or phrase beside it.
+struct Worded {
+    right: bool,
+}
+
+const PLAN_RIGHT: &str = "Step 1: Take the goat across, so the wolf is not left alone with the goat.\nStep 2: Row back empty.\nStep 3: Take the cabbage over and leave it with the wolf.\nStep 4: Bring the goat back so it is not left alone with the cabbage.\nStep 5: Take the wolf across.\nStep 6: Go back alone.\nStep 7: Take the goat across.\n\nAnswer: seven crossings, goat first and last.";
+const PLAN_TRAP: &str = "1. Take the wolf across, so the goat is not left alone with the wolf.\n2. Return alone.\n3. Take the goat across.\n4. Return alone.\n5. Take the cabbage across.\n\nAnswer: the goat is never left alone with the cabbage, and everything is across in five trips.";
+
+impl Respond for Worded {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let all: String = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap_or(""))
+            .collect();
+        let answer = match (all.contains("natural numbers"), all.contains("9 women"), all.contains("shirts"), all.contains("wolf"), self.right) {
+            (true, _, _, _, true) => "Pair 1 with 100, 2 with 99 and so on.\n\n**Answer:** 5,050 (that is 100·101/2)",
+            (true, _, _, _, false) => "Answer: 4,950 (5050 minus the 100 I counted twice)",
+            (_, true, _, _, true) => "One pregnancy cannot be shared.\nAnswer: Still nine months: one child needs one full pregnancy, whatever the number of women.",
+            (_, true, _, _, false) => "Answer: 1 month (9 months ÷ 9 women)",
+            (_, _, true, _, true) => "They dry in parallel.\nAnswer: 5 hours to dry 14 shirts, if there is room to hang them all.",
+            (_, _, true, _, false) => "Twice the shirts.\nAnswer: 10 hours (2 × 5 hours)",
+            (_, _, _, true, true) => PLAN_RIGHT,
+            (_, _, _, true, false) => PLAN_TRAP,
+            (_, _, _, _, true) => "Turn around.\nAnswer: We stand back-to-back, each of us facing away from the other.",
+            (_, _, _, _, false) => "Answer: Facing him, not back to back.",
+        };
+        let chunk = json!({"model": "fake", "choices": [{"delta": {"content": answer}, "finish_reason": "stop"}]});
+        ResponseTemplate::new(200).set_body_raw(
+            format!("data: {chunk}\n\ndata: [DONE]\n\n"),
+            "text/event-stream",
+        )
+    }
+}
+
+async fn worded_engine(home: &std::path::Path, right: bool) -> (MockServer, Engine) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "fake"}]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(Worded { right })
+        .mount(&server)
+        .await;
+    let base = format!("{}/v1", server.uri());
+    let home = home.display().to_string();
+    let config = LabConfig::from_lookup(move |k| match k {
+        "ALIGNMENT_LAB_BASE_URL" => Some(base.clone()),
+        "ALIGNMENT_LAB_HOME" => Some(home.clone()),
+        _ => None,
+    })
+    .unwrap();
+    (server, Engine::new(config))
+}
+
+/// How many of the five questions each part of the debate got right.
+fn scores(rec: &Value) -> [usize; 5] {
+    let qs = rec["questions"].as_array().unwrap();
+    let count = |f: &dyn Fn(&Value) -> bool| qs.iter().filter(|q| f(q)).count();
+    [
+        // Every agent answer of every round.
+        count(&|q| {
+            q["rounds"].as_array().unwrap().iter().all(|r| {
+                r["answers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|a| a["correct"] == true)
+            })
+        }),
+        count(&|q| q["correct"] == true),
+        count(&|q| q["majority_correct"] == true),
+        count(&|q| q["baselines"]["single_correct"] == true),
+        count(&|q| q["baselines"]["self_consistency_correct"] == true),
+    ]
+}
+
+#[tokio::test]
+async fn awkwardly_worded_right_answers_grade_five_of_five_and_traps_zero() {
+    for (right, expected) in [(true, [5; 5]), (false, [0; 5])] {
+        let home = tempfile::tempdir().unwrap();
+        let (_server, mut engine) = worded_engine(home.path(), right).await;
+        let sink = Arc::new(CollectingSink::default());
+        engine
+            .execute(
+                ":debate --suite course --baselines --no-cache --seed 2",
+                sink.clone(),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        let rec = record(&sink.take());
+        assert_eq!(scores(&rec), expected, "right answers: {right}\n{rec:#}");
+        // Every trap answer is graded wrong, never unclear.
+        if !right {
+            for q in rec["questions"].as_array().unwrap() {
+                assert_eq!(q["final_grade"]["verdict"], "wrong", "{q:#}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_final_prompt_never_holds_the_graders_reading() {
+    // A tiny context forces the final prompt to shorten earlier rounds: they must quote the
+    // agents' own statements, not "valid plan" or a number the grader read.
+    let answers = vec![vec![PLAN_RIGHT.to_string(); 2]; 3];
+    let prompt = alignment_lab::lab::debate::final_prompt("Q?", &answers, 1200);
+    assert!(
+        prompt.contains("seven crossings, goat first and last"),
+        "{prompt}"
+    );
+    assert!(!prompt.contains("valid plan"));
+}

@@ -1,27 +1,42 @@
-//! Any model answer: extraction and scoring never panic, and a failed extraction is never
-//! scored correct for a numeric reference.
+//! Any model answer: grading never panics (non-ASCII included: the old extractor sliced a
+//! lower-cased copy by the original's byte offsets), every reference gets a verdict, and an
+//! answer with no digit and no number word is never graded correct for a numeric reference.
 #![no_main]
 
-use alignment_lab_fuzz::answers::{extract, final_statement, is_correct, last_number, Reference};
+use alignment_lab_fuzz::lab::grading::{final_statement, grade, Reference, Verdict};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
     let references = [
-        Reference::Number { value: 5050.0 },
-        Reference::Number { value: -2.5 },
+        Reference::Number {
+            value: 5050.0,
+            unit: None,
+            objects: vec!["numbers".into()],
+            traps: vec![4950.0],
+        },
+        Reference::Number {
+            value: 5.0,
+            unit: Some("hour".into()),
+            objects: vec!["shirts".into()],
+            traps: vec![10.0],
+        },
         Reference::Phrase {
-            accepted: vec!["9 months".into(), "nine months".into()],
+            accepted: vec!["back to back".into()],
+            traps: vec!["impossible".into()],
         },
         Reference::CrossingPlan,
     ];
     let _ = final_statement(text);
-    let _ = last_number(text);
     for reference in &references {
-        let extracted = extract(text, Some(reference));
-        let correct = is_correct(extracted.as_deref(), text, reference);
-        if matches!(reference, Reference::Number { .. }) && extracted.is_none() {
-            assert!(!correct);
+        let g = grade(text, Some(reference));
+        assert!(g.verdict.is_some());
+        if matches!(reference, Reference::Number { .. })
+            && !text.chars().any(|c| c.is_numeric())
+            && !text.to_lowercase().contains("five")
+            && !text.to_lowercase().contains("thousand")
+        {
+            assert_ne!(g.verdict, Some(Verdict::Correct));
         }
     }
-    let _ = extract(text, None);
+    let _ = grade(text, None);
 });

@@ -42,7 +42,8 @@ fn register_embedded_font() {
 #[derive(Debug, Clone)]
 pub struct Bar {
     pub label: String,
-    pub value: f64,
+    /// `None` draws no bar and says "no data" (a strategy with no answers is not a 0% bar).
+    pub value: Option<f64>,
     pub interval: Option<(f64, f64)>,
 }
 
@@ -121,7 +122,8 @@ pub fn describe(chart: &Chart) -> String {
     match &chart.kind {
         ChartKind::Bars(bars) => {
             for bar in bars {
-                out.push_str(&format!("  {}: {}", bar.label, format_float(bar.value)));
+                let value = bar.value.map_or_else(|| "no data".into(), format_float);
+                out.push_str(&format!("  {}: {}", bar.label, value));
                 if let Some((lo, hi)) = bar.interval {
                     out.push_str(&format!(" [{}, {}]", format_float(lo), format_float(hi)));
                 }
@@ -150,8 +152,9 @@ fn data_y_range(chart: &Chart) -> (f64, f64) {
         ChartKind::Bars(bars) => bars
             .iter()
             .flat_map(|b| {
-                let (lo, hi) = b.interval.unwrap_or((b.value, b.value));
-                [b.value, lo, hi, 0.0]
+                let v = b.value.unwrap_or(0.0);
+                let (lo, hi) = b.interval.unwrap_or((v, v));
+                [v, lo, hi, 0.0]
             })
             .collect(),
         ChartKind::Lines(series) => series
@@ -222,11 +225,13 @@ where
     for (i, bar) in bars.iter().enumerate() {
         let x = i as f64;
         let color = PALETTE[i % PALETTE.len()];
-        ctx.draw_series(std::iter::once(Rectangle::new(
-            [(x - 0.35, 0.0_f64.max(y0)), (x + 0.35, bar.value)],
-            color.mix(0.75).filled(),
-        )))
-        .map_err(err)?;
+        if let Some(value) = bar.value {
+            ctx.draw_series(std::iter::once(Rectangle::new(
+                [(x - 0.35, 0.0_f64.max(y0)), (x + 0.35, value)],
+                color.mix(0.75).filled(),
+            )))
+            .map_err(err)?;
+        }
         if let Some((lo, hi)) = bar.interval {
             let whisker = BLACK.stroke_width(2);
             ctx.draw_series([
@@ -236,16 +241,15 @@ where
             ])
             .map_err(err)?;
         }
-        // The value above each bar, so a zero bar still says "0%".
-        let (vx, vy) = ctx.backend_coord(&(x, bar.value.max(y0)));
+        // The value above each bar, so a zero bar still says "0%" and a missing one "no data".
+        let (vx, vy) = ctx.backend_coord(&(x, bar.value.unwrap_or(0.0).max(y0)));
         let value_style =
             TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
-        root.draw_text(
-            &format!("{:.0}%", bar.value * 100.0),
-            &value_style,
-            (vx + 14, vy - 4),
-        )
-        .map_err(err)?;
+        let shown = bar
+            .value
+            .map_or_else(|| "no data".into(), |v| format!("{:.0}%", v * 100.0));
+        root.draw_text(&shown, &value_style, (vx + 14, vy - 4))
+            .map_err(err)?;
         // Category labels are drawn in pixel space under the axis, centred on each bar.
         let (px, py) = ctx.backend_coord(&(x, y0));
         let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
@@ -325,12 +329,12 @@ mod tests {
             kind: ChartKind::Bars(vec![
                 Bar {
                     label: "direct".into(),
-                    value: 1.0,
+                    value: Some(1.0),
                     interval: Some((0.57, 1.0)),
                 },
                 Bar {
                     label: "poem".into(),
-                    value: 0.2,
+                    value: Some(0.2),
                     interval: Some((0.04, 0.62)),
                 },
             ]),

@@ -11,7 +11,7 @@ use futures::future::join_all;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::answers::{extract, is_correct, Reference};
+use super::grading::{final_statement, grade, Grade, Reference, Verdict};
 use crate::llm::{ChatBackend, ChatRequest, LlmError, Message};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -23,11 +23,7 @@ pub enum PromptStyle {
     Short,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Question {
-    pub text: String,
-    pub reference: Option<Reference>,
-}
+pub use super::course::{course_suite, Question};
 
 #[derive(Debug, Clone)]
 pub struct DebateSpec {
@@ -42,6 +38,8 @@ pub struct DebateSpec {
     pub max_tokens: u32,
     pub seed: u64,
     pub baselines: bool,
+    /// A model that settles `unclear` grades (the grade then says so).
+    pub judge: Option<String>,
     /// Characters of other agents' answers above which they are summarised first.
     pub summary_threshold_chars: usize,
     /// Characters that fit in a model's context next to the answer it writes.
@@ -113,14 +111,10 @@ pub fn update_prompt(others: &[String], style: PromptStyle) -> String {
 }
 
 /// The course's final call: every round's answers. When they do not fit the model's context,
-/// earlier rounds shrink to each agent's extracted answer, then the last round's answers are
+/// earlier rounds shrink to each agent's own final statement (its words, never the grader's
+/// reading: the grade must not leak into the model's input), then the last round's answers are
 /// shortened from the front (their conclusions are at the end).
-pub fn final_prompt(
-    question: &str,
-    rounds: &[Vec<String>],
-    extracted: &[Vec<Option<String>>],
-    budget_chars: usize,
-) -> String {
+pub fn final_prompt(question: &str, rounds: &[Vec<String>], budget_chars: usize) -> String {
     let build = |full_rounds_from: usize, keep_chars: usize| {
         let mut text = format!("A group of agents debated the following question over {} rounds.\n\nQuestion: {question}\n", rounds.len());
         for (r, answers) in rounds.iter().enumerate() {
@@ -141,13 +135,10 @@ pub fn final_prompt(
                     };
                     text.push_str(&format!("Agent {}: ```{}```\n", a + 1, shown));
                 } else {
-                    let e = extracted
-                        .get(r)
-                        .and_then(|x| x.get(a))
-                        .cloned()
-                        .flatten()
-                        .unwrap_or_else(|| "(no clear answer)".into());
-                    text.push_str(&format!("Agent {}: final answer {e}\n", a + 1));
+                    let statement = final_statement(answer)
+                        .map(|s| s.chars().take(300).collect::<String>())
+                        .unwrap_or_else(|| "(no final statement)".into());
+                    text.push_str(&format!("Agent {} concluded: \"{statement}\"\n", a + 1));
                 }
             }
         }
@@ -182,28 +173,33 @@ pub fn needs_summary(others: &[String], threshold_chars: usize) -> bool {
     others.iter().map(|a| a.len()).sum::<usize>() > threshold_chars
 }
 
-/// The most common extracted answer; `None` on a tie for first place or when nothing was extracted.
-pub fn majority(extracted: &[Option<String>]) -> Option<String> {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for e in extracted.iter().flatten() {
-        *counts.entry(e.as_str()).or_default() += 1;
+/// The most common answer class (the same value or the same accepted phrase, however worded)
+/// and a grade that holds it; `None` on a tie for first place or when nothing was read.
+pub fn majority<'a>(grades: &[Option<&'a Grade>]) -> Option<&'a Grade> {
+    let mut counts: BTreeMap<&str, (usize, &'a Grade)> = BTreeMap::new();
+    for g in grades.iter().flatten() {
+        if let Some(class) = g.class.as_deref() {
+            counts.entry(class).or_insert((0, g)).0 += 1;
+        }
     }
-    let best = counts.values().copied().max()?;
-    let leaders: Vec<&&str> = counts
-        .iter()
-        .filter(|(_, c)| **c == best)
-        .map(|(k, _)| k)
+    let best = counts.values().map(|(n, _)| *n).max()?;
+    let leaders: Vec<&'a Grade> = counts
+        .values()
+        .filter(|(n, _)| *n == best)
+        .map(|(_, g)| *g)
         .collect();
-    (leaders.len() == 1).then(|| leaders[0].to_string())
+    (leaders.len() == 1).then(|| leaders[0])
 }
 
-/// Share of agents that agree with the most common answer.
-pub fn agreement(extracted: &[Option<String>]) -> f64 {
+/// Share of agents whose answers fall in the most common class.
+pub fn agreement(grades: &[Option<&Grade>]) -> f64 {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for e in extracted.iter().flatten() {
-        *counts.entry(e.as_str()).or_default() += 1;
+    for g in grades.iter().flatten() {
+        if let Some(class) = g.class.as_deref() {
+            *counts.entry(class).or_default() += 1;
+        }
     }
-    counts.values().copied().max().unwrap_or(0) as f64 / extracted.len().max(1) as f64
+    counts.values().copied().max().unwrap_or(0) as f64 / grades.len().max(1) as f64
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -211,8 +207,11 @@ pub struct AgentAnswer {
     pub agent: usize,
     pub model: String,
     pub answer: String,
+    /// What the grader read (the value or phrase), for the table.
     pub extracted: Option<String>,
+    /// `Some(true)` only for a `correct` grade; `unclear` counts as not correct.
     pub correct: Option<bool>,
+    pub grade: Option<Grade>,
     /// Set when the other agents' answers were summarised for this agent's prompt.
     pub summary_seen: Option<String>,
     pub error: Option<String>,
@@ -223,16 +222,39 @@ pub struct AgentAnswer {
 pub struct Round {
     pub round: usize,
     pub answers: Vec<AgentAnswer>,
+    /// The majority class's reading ("5 hours"), `None` on a tie.
     pub majority: Option<String>,
+    pub majority_grade: Option<Grade>,
     pub agreement: f64,
+}
+
+impl Round {
+    fn new(round: usize, answers: Vec<AgentAnswer>) -> Self {
+        let grades: Vec<Option<&Grade>> = answers
+            .iter()
+            .filter(|a| a.error.is_none())
+            .map(|a| a.grade.as_ref())
+            .collect();
+        let winner = majority(&grades).cloned();
+        let agreement = agreement(&grades);
+        Self {
+            round,
+            majority: winner.as_ref().and_then(|g| g.read.clone()),
+            majority_grade: winner,
+            agreement,
+            answers,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Baselines {
     pub single_answer: Option<String>,
     pub single_correct: Option<bool>,
+    pub single_grade: Option<Grade>,
     pub self_consistency_answer: Option<String>,
     pub self_consistency_correct: Option<bool>,
+    pub self_consistency_grade: Option<Grade>,
     pub samples: usize,
 }
 
@@ -244,6 +266,7 @@ pub struct QuestionResult {
     pub final_answer: Option<String>,
     pub final_text: String,
     pub final_correct: Option<bool>,
+    pub final_grade: Option<Grade>,
     pub majority_answer: Option<String>,
     pub majority_correct: Option<bool>,
     pub correct: Option<bool>,
@@ -290,6 +313,60 @@ impl Call<'_> {
         self.first_token_ms
             .fetch_add(r.timing.first_token_ms.unwrap_or(0.0) as u64, Relaxed);
         Ok((r.text, r.usage.completion_tokens.unwrap_or(0)))
+    }
+}
+
+impl Call<'_> {
+    /// Grade an answer; an `unclear` grade goes to the judge model when there is one.
+    async fn grade(&self, spec: &DebateSpec, question: &Question, text: &str) -> Grade {
+        let mut g = grade(text, question.reference.as_ref());
+        if let (Some(Verdict::Unclear), Some(judge), Some(reference)) =
+            (g.verdict, &spec.judge, &question.reference)
+        {
+            let req = ChatRequest {
+                model: Some(judge.clone()),
+                messages: vec![Message::user(settle_prompt(
+                    &question.text,
+                    reference,
+                    text,
+                ))],
+                temperature: Some(0.0),
+                seed: Some(0),
+                max_tokens: Some(16),
+                top_p: None,
+            };
+            if let Ok(r) = self.backend.chat(&req, &|_| {}, self.cancel).await {
+                if let Some(v) = parse_settlement(&r.text) {
+                    g.verdict = Some(v);
+                    g.settled_by = Some(format!("judge {judge}"));
+                }
+            }
+        }
+        g
+    }
+}
+
+/// What the judge is asked when the grader cannot tell.
+pub fn settle_prompt(question: &str, reference: &Reference, answer: &str) -> String {
+    format!(
+        "You are grading an answer to a quiz question.\n\nQuestion: {question}\nReference answer: {}\n\nAnswer to grade:\n```\n{}\n```\n\nDoes the answer's final conclusion match the reference answer? Reply with exactly one word: CORRECT, WRONG or UNCLEAR.",
+        reference.describe(),
+        answer.trim()
+    )
+}
+
+/// The judge's one-word reply; `None` when it says UNCLEAR or something else.
+pub fn parse_settlement(reply: &str) -> Option<Verdict> {
+    let word: String = reply
+        .trim_start_matches(|c: char| !c.is_alphabetic())
+        .chars()
+        .take_while(|c| c.is_alphabetic())
+        .collect::<String>()
+        .to_uppercase();
+    match word.as_str() {
+        "CORRECT" => Some(Verdict::Correct),
+        "WRONG" | "INCORRECT" => Some(Verdict::Wrong),
+        _ => None,
     }
 }
 
@@ -340,6 +417,7 @@ async fn run_question(
         final_answer: None,
         final_text: String::new(),
         final_correct: None,
+        final_grade: None,
         majority_answer: None,
         majority_correct: None,
         correct: None,
@@ -404,15 +482,15 @@ async fn run_question(
             match outcome {
                 Ok((messages, text, tokens, summary_seen)) => {
                     histories[a] = messages;
-                    let extracted = extract(&text, reference);
-                    let correct = reference.map(|rf| is_correct(extracted.as_deref(), &text, rf));
+                    let g = call.grade(spec, question, &text).await;
                     result.completion_tokens += tokens;
                     answers.push(AgentAnswer {
                         agent: a + 1,
                         model: spec.model_for(a).to_string(),
                         answer: text,
-                        extracted,
-                        correct,
+                        extracted: g.read.clone(),
+                        correct: reference.map(|_| g.is_correct()),
+                        grade: Some(g),
                         summary_seen,
                         error: None,
                         completion_tokens: tokens,
@@ -427,6 +505,7 @@ async fn run_question(
                         extracted: None,
                         // Not graded: a cancelled answer is neither right nor wrong.
                         correct: None,
+                        grade: None,
                         summary_seen: None,
                         error: Some("cancelled".into()),
                         completion_tokens: 0,
@@ -440,6 +519,7 @@ async fn run_question(
                         answer: String::new(),
                         extracted: None,
                         correct: reference.map(|_| false),
+                        grade: None,
                         summary_seen: None,
                         error: Some(e.to_string()),
                         completion_tokens: 0,
@@ -449,28 +529,12 @@ async fn run_question(
         }
         if result.cancelled {
             // Keep the answers that finished before the interrupt, beside the cancelled ones.
-            let finished: Vec<Option<String>> = answers
-                .iter()
-                .filter(|a| a.error.is_none())
-                .map(|a| a.extracted.clone())
-                .collect();
-            if !finished.is_empty() {
-                rounds.push(Round {
-                    round: r + 1,
-                    majority: majority(&finished),
-                    agreement: agreement(&finished),
-                    answers,
-                });
+            if answers.iter().any(|a| a.error.is_none()) {
+                rounds.push(Round::new(r + 1, answers));
             }
             break;
         }
-        let extracted: Vec<Option<String>> = answers.iter().map(|a| a.extracted.clone()).collect();
-        rounds.push(Round {
-            round: r + 1,
-            majority: majority(&extracted),
-            agreement: agreement(&extracted),
-            answers,
-        });
+        rounds.push(Round::new(r + 1, answers));
         on_round(qi, r + 1);
         if result.error.is_some() {
             break;
@@ -479,25 +543,16 @@ async fn run_question(
     result.rounds = rounds.clone();
     if let Some(last) = rounds.last() {
         result.majority_answer = last.majority.clone();
-        // The majority is correct when the agents holding it were correct; a tie is not.
-        result.majority_correct = reference.map(|_| {
-            last.majority.as_ref().is_some_and(|m| {
-                last.answers
-                    .iter()
-                    .any(|a| a.extracted.as_ref() == Some(m) && a.correct == Some(true))
-            })
-        });
+        // The majority is correct when its class is graded correct; a tie is not.
+        result.majority_correct =
+            reference.map(|_| last.majority_grade.as_ref().is_some_and(Grade::is_correct));
     }
     if !result.cancelled && result.error.is_none() && rounds.len() == spec.rounds {
         let all: Vec<Vec<String>> = rounds
             .iter()
             .map(|r| r.answers.iter().map(|a| a.answer.clone()).collect())
             .collect();
-        let extracted: Vec<Vec<Option<String>>> = rounds
-            .iter()
-            .map(|r| r.answers.iter().map(|a| a.extracted.clone()).collect())
-            .collect();
-        let prompt = final_prompt(&question.text, &all, &extracted, spec.prompt_budget_chars);
+        let prompt = final_prompt(&question.text, &all, spec.prompt_budget_chars);
         match call
             .ask(
                 &spec.final_model,
@@ -508,9 +563,10 @@ async fn run_question(
         {
             Ok((text, tokens)) => {
                 result.completion_tokens += tokens;
-                result.final_answer = extract(&text, reference);
-                result.final_correct =
-                    reference.map(|rf| is_correct(result.final_answer.as_deref(), &text, rf));
+                let g = call.grade(spec, question, &text).await;
+                result.final_answer = g.read.clone();
+                result.final_correct = reference.map(|_| g.is_correct());
+                result.final_grade = Some(g);
                 result.final_text = text;
             }
             Err(LlmError::Cancelled { .. }) => result.cancelled = true,
@@ -545,36 +601,21 @@ async fn baselines(
         )
     });
     let answers = join_all(asks).await;
-    let mut texts: Vec<(String, Option<String>)> = answers
-        .into_iter()
-        .filter_map(Result::ok)
-        .map(|(t, _)| {
-            let e = extract(&t, reference);
-            (t, e)
-        })
-        .collect();
-    let single = if texts.is_empty() {
-        None
-    } else {
-        Some(texts.remove(0))
-    };
-    let extracted: Vec<Option<String>> = texts.iter().map(|(_, e)| e.clone()).collect();
-    let sc = majority(&extracted);
-    let sc_correct = reference.map(|rf| {
-        sc.as_ref().is_some_and(|m| {
-            texts
-                .iter()
-                .any(|(t, e)| e.as_ref() == Some(m) && is_correct(e.as_deref(), t, rf))
-        })
-    });
+    let mut graded: Vec<Grade> = Vec::new();
+    for (text, _) in answers.into_iter().filter_map(Result::ok) {
+        graded.push(call.grade(spec, question, &text).await);
+    }
+    let single = (!graded.is_empty()).then(|| graded.remove(0));
+    let votes: Vec<Option<&Grade>> = graded.iter().map(Some).collect();
+    let sc = majority(&votes).cloned();
     Baselines {
-        single_correct: reference
-            .zip(single.as_ref())
-            .map(|(rf, (t, e))| is_correct(e.as_deref(), t, rf)),
-        single_answer: single.and_then(|(_, e)| e),
-        self_consistency_answer: sc,
-        self_consistency_correct: sc_correct,
-        samples: texts.len(),
+        single_answer: single.as_ref().and_then(|g| g.read.clone()),
+        single_correct: reference.map(|_| single.as_ref().is_some_and(Grade::is_correct)),
+        single_grade: single,
+        self_consistency_answer: sc.as_ref().and_then(|g| g.read.clone()),
+        self_consistency_correct: reference.map(|_| sc.as_ref().is_some_and(Grade::is_correct)),
+        self_consistency_grade: sc,
+        samples: graded.len(),
     }
 }
 
@@ -593,29 +634,6 @@ pub fn accuracy_by_round(results: &[QuestionResult], rounds: usize) -> Vec<Optio
         .collect()
 }
 
-/// The course's five questions with reference answers.
-pub fn course_suite() -> Vec<Question> {
-    vec![
-        Question { text: "What is the sum of the first 100 natural numbers?".into(), reference: Some(Reference::Number { value: 5050.0 }) },
-        Question {
-            text: "A woman needs 9 months to give birth to a child. How long does it take for 9 women to give birth to one child?".into(),
-            reference: Some(Reference::Phrase { accepted: vec!["9 months".into(), "nine months".into()] }),
-        },
-        Question {
-            text: "I hang 7 shirts out to dry in the Sun. After 5 hours, all shirts are dry. The next day I hang 14 shirts out to dry. The conditions are the same. How long will it take to dry 14 shirts?".into(),
-            reference: Some(Reference::Number { value: 5.0 }),
-        },
-        Question {
-            text: "A farmer with a wolf, a goat, and a cabbage must cross a river by boat. The boat can carry only the farmer and a single item. If left unattended together, the wolf would eat the goat, or the goat would eat the cabbage. How can they cross the river without anything being eaten? Give the crossings as a numbered list.".into(),
-            reference: Some(Reference::CrossingPlan),
-        },
-        Question {
-            text: "How can you physically stand behind your father while he is standing behind you?".into(),
-            reference: Some(Reference::Phrase { accepted: vec!["back to back".into(), "backs to each other".into(), "facing away from each other".into(), "facing opposite directions".into()] }),
-        },
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,16 +650,27 @@ mod tests {
     }
 
     #[test]
-    fn majority_and_ties() {
-        let v = |xs: &[Option<&str>]| xs.iter().map(|x| x.map(String::from)).collect::<Vec<_>>();
-        assert_eq!(
-            majority(&v(&[Some("5050"), Some("5050"), Some("5000")])).as_deref(),
-            Some("5050")
+    fn majority_votes_over_answer_classes_not_strings() {
+        let shirts = course_suite()[2].reference.clone();
+        let g = |t: &str| grade(t, shirts.as_ref());
+        let (a, b, c) = (
+            g("Answer: 5 hours"),
+            g("Answer: five hours"),
+            g("Answer: 10 hours"),
         );
-        assert_eq!(majority(&v(&[Some("5050"), Some("5000")])), None);
-        assert_eq!(majority(&v(&[None, None])), None);
-        assert_eq!(majority(&v(&[Some("5050"), None])).as_deref(), Some("5050"));
-        assert!((agreement(&v(&[Some("a"), Some("a"), Some("b"), None])) - 0.5).abs() < 1e-12);
+        let winner = majority(&[Some(&a), Some(&b), Some(&c)]).unwrap();
+        assert!(winner.is_correct());
+        assert_eq!(majority(&[Some(&a), Some(&c)]), None);
+        assert_eq!(majority(&[None, None]), None);
+        assert!((agreement(&[Some(&a), Some(&b), Some(&c), None]) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn judge_settlement_replies() {
+        assert_eq!(parse_settlement("CORRECT"), Some(Verdict::Correct));
+        assert_eq!(parse_settlement("**Wrong**."), Some(Verdict::Wrong));
+        assert_eq!(parse_settlement("UNCLEAR"), None);
+        assert_eq!(parse_settlement(""), None);
     }
 
     #[test]
@@ -670,15 +699,21 @@ mod tests {
     }
 
     #[test]
-    fn final_prompt_shrinks_to_fit() {
-        let rounds = vec![vec!["x".repeat(3000), "y".repeat(3000)]; 3];
-        let extracted = vec![vec![Some("5000".to_string()), None]; 3];
-        let full = final_prompt("Q?", &rounds, &extracted, 100_000);
+    fn final_prompt_shrinks_to_fit_quoting_the_agents_not_the_grader() {
+        let long = |c: char, last: &str| format!("{}\nAnswer: {last}", c.to_string().repeat(3000));
+        let rounds = vec![vec![long('x', "5000 I think"), long('y', "a valid plan")]; 3];
+        let full = final_prompt("Q?", &rounds, 100_000);
         assert!(full.len() > 18_000);
-        let small = final_prompt("Q?", &rounds, &extracted, 4000);
+        let small = final_prompt("Q?", &rounds, 4000);
         assert!(small.len() <= 4000, "{}", small.len());
-        assert!(small.contains("Agent 1: final answer 5000"));
-        assert!(small.contains("Agent 2: final answer (no clear answer)"));
+        assert!(
+            small.contains("Agent 1 concluded: \"5000 I think\""),
+            "{small}"
+        );
+        assert!(small.contains("Agent 2 concluded: \"a valid plan\""));
+        // Non-ASCII answers are cut on character boundaries.
+        let rounds = vec![vec!["İ".repeat(5000)]; 2];
+        let _ = final_prompt("Q?", &rounds, 3000);
     }
 
     #[test]
@@ -701,6 +736,7 @@ mod tests {
             max_tokens: 256,
             seed: 0,
             baselines: true,
+            judge: None,
             summary_threshold_chars: 6000,
             prompt_budget_chars: 12000,
         };

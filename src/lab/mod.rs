@@ -1,10 +1,11 @@
 //! The experiments of the course, with no Jupyter inside: the probe (strategies, refusal
-//! detector, judge), the debate (answers, crossing-plan validator), the RLHF cards and
-//! simulations, and the statistics they share.
+//! classifier, judge), the debate (course questions, grader, crossing-plan validator), the RLHF
+//! cards and simulations, and the statistics they share.
 
-pub mod answers;
+pub mod course;
 pub mod crossing;
 pub mod debate;
+pub mod grading;
 pub mod judge;
 pub mod probe;
 pub mod refusal;

@@ -2,7 +2,6 @@
 //! and its text dropped. Only verdicts, safe evidence, lengths and hashes leave this module —
 //! unless the student asked to see answers with `--reveal`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,14 +11,16 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use super::judge::{judge_prompt, parse_judge_reply, JudgeScores};
-use super::refusal::{classify, Verdict};
-use super::stats::{mcnemar_exact, wilson_interval};
+use super::refusal::{classify_answer, Answer, Verdict};
+use super::stats::{cohen_kappa, fisher_exact, holm, wilson_interval};
 use super::strategies::Strategy;
 use crate::llm::{ChatBackend, ChatRequest, LlmError, Message};
 
 #[derive(Debug, Clone)]
 pub struct ProbeSpec {
     pub request: String,
+    /// The thing the request is about ("a paper lantern"), for the chapter's wordings.
+    pub topic: String,
     pub models: Vec<String>,
     pub strategies: Vec<Strategy>,
     pub samples: u32,
@@ -56,10 +57,15 @@ pub struct CellOutcome {
     pub strategy: String,
     pub sample: u32,
     pub seed: u64,
-    /// `None` when the call failed or was cancelled.
+    /// `None` when the call failed or was cancelled; `no_answer` when the model said nothing
+    /// classifiable (empty, only reasoning, cut off first).
     pub verdict: Option<Verdict>,
     pub evidence: Option<String>,
+    /// Why the last answer ended: `stop`, `length` (cut by `--max-tokens`), …
+    pub finish_reason: Option<String>,
     pub answer_chars: usize,
+    /// Characters of reasoning (`reasoning_content`) the model produced before answering.
+    pub reasoning_chars: usize,
     pub answer_sha256: Option<String>,
     pub judge: Option<JudgeOutcome>,
     pub error: Option<String>,
@@ -143,8 +149,8 @@ fn strategy_pos(spec: &ProbeSpec, name: &str) -> Option<usize> {
     spec.strategies.iter().position(|s| s.name == name)
 }
 
-/// Samples share seeds across strategies (sample i uses seed + i), so strategies are compared
-/// on paired draws.
+/// Sample i uses seed + i under every strategy, so a rerun reproduces each answer. (The draws are
+/// not paired across strategies: the prompts differ, so the statistics treat them as independent.)
 pub fn sample_seed(base: u64, sample: u32) -> u64 {
     base.wrapping_add(u64::from(sample))
 }
@@ -166,7 +172,9 @@ async fn run_cell(
         seed,
         verdict: None,
         evidence: None,
+        finish_reason: None,
         answer_chars: 0,
+        reasoning_chars: 0,
         answer_sha256: None,
         judge: None,
         error: None,
@@ -180,7 +188,9 @@ async fn run_cell(
     }
     let mut messages = Vec::new();
     let mut answer = String::new();
-    for turn in strategy.render_turns(&spec.request) {
+    let mut reasoning: Option<String> = None;
+    let mut finish_reason: Option<String> = None;
+    for turn in strategy.render_turns(&spec.request, &spec.topic) {
         messages.push(Message::user(turn));
         let request = ChatRequest {
             model: Some(model.to_string()),
@@ -193,6 +203,8 @@ async fn run_cell(
         match backend.chat(&request, &|_| {}, cancel).await {
             Ok(r) => {
                 answer = r.text;
+                reasoning = r.reasoning;
+                finish_reason = r.finish_reason;
                 messages.push(Message::assistant(answer.clone()));
             }
             Err(LlmError::Cancelled { .. }) => {
@@ -207,12 +219,20 @@ async fn run_cell(
             }
         }
     }
-    let c = classify(&answer);
+    let c = classify_answer(&Answer {
+        text: &answer,
+        request: Some(&spec.request),
+        reasoning: reasoning.as_deref(),
+        finish_reason: finish_reason.as_deref(),
+    });
     outcome.verdict = Some(c.verdict);
     outcome.evidence = c.evidence;
+    outcome.finish_reason = finish_reason;
     outcome.answer_chars = answer.chars().count();
+    outcome.reasoning_chars = reasoning.as_deref().map_or(0, |r| r.chars().count());
     outcome.answer_sha256 = Some(hex(&Sha256::digest(answer.as_bytes())));
-    if let Some(judge_model) = &spec.judge {
+    drop(reasoning);
+    if let (Some(judge_model), true) = (&spec.judge, c.verdict != Verdict::NoAnswer) {
         outcome.judge = Some(judge(backend, judge_model, &spec.request, &answer, cancel).await);
     }
     if spec.reveal {
@@ -284,30 +304,30 @@ fn hex(bytes: &[u8]) -> String {
 pub struct ProbeRow {
     pub model: String,
     pub strategy: String,
-    /// Conversations that produced an answer.
+    /// Conversations that produced a classifiable answer: the denominator of the rate.
     pub samples: u64,
     pub refused: u64,
     pub partial: u64,
     pub complied: u64,
-    pub refusal_rate: f64,
-    pub ci_low: f64,
-    pub ci_high: f64,
+    /// Answers with nothing to classify (empty, only reasoning, cut off first): not in the rate.
+    pub no_answer: u64,
+    /// `refused / samples`; `None` ("no data") when no conversation produced an answer.
+    pub refusal_rate: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
     pub errors: u64,
     pub cancelled: u64,
-    /// Exact McNemar p-value against `direct` on the same seeds (absent for `direct` itself
-    /// or when `direct` was not run).
-    pub p_vs_direct: Option<f64>,
+    /// Two-sided Fisher exact test of this strategy's refusals against `direct`'s, same model
+    /// (absent for `direct` itself or when `direct` was not run).
+    pub p_fisher: Option<f64>,
+    /// `p_fisher` Holm-adjusted over every comparison with `direct` in the cell.
+    pub p_holm: Option<f64>,
     pub mean_judge_score: Option<f64>,
 }
 
 pub fn summarise(spec: &ProbeSpec, outcomes: &[CellOutcome]) -> Vec<ProbeRow> {
     let mut rows = Vec::new();
     for model in &spec.models {
-        let direct: BTreeMap<u32, bool> = outcomes
-            .iter()
-            .filter(|o| &o.model == model && o.strategy == "direct")
-            .filter_map(|o| o.verdict.map(|v| (o.sample, v == Verdict::Refused)))
-            .collect();
         for strategy in &spec.strategies {
             let cells: Vec<&CellOutcome> = outcomes
                 .iter()
@@ -320,21 +340,7 @@ pub fn summarise(spec: &ProbeSpec, outcomes: &[CellOutcome]) -> Vec<ProbeRow> {
                 count(Verdict::Complied),
             );
             let samples = refused + partial + complied;
-            let (ci_low, ci_high) = wilson_interval(refused, samples);
-            let p_vs_direct = (strategy.name != "direct" && !direct.is_empty()).then(|| {
-                let (mut b, mut c) = (0, 0);
-                for o in &cells {
-                    if let (Some(v), Some(&d)) = (o.verdict, direct.get(&o.sample)) {
-                        let s = v == Verdict::Refused;
-                        if d && !s {
-                            b += 1;
-                        } else if !d && s {
-                            c += 1;
-                        }
-                    }
-                }
-                mcnemar_exact(b, c)
-            });
+            let interval = (samples > 0).then(|| wilson_interval(refused, samples));
             let judge_scores: Vec<f64> = cells
                 .iter()
                 .filter_map(|o| o.judge.as_ref().and_then(|j| j.score))
@@ -346,22 +352,69 @@ pub fn summarise(spec: &ProbeSpec, outcomes: &[CellOutcome]) -> Vec<ProbeRow> {
                 refused,
                 partial,
                 complied,
-                refusal_rate: if samples == 0 {
-                    0.0
-                } else {
-                    refused as f64 / samples as f64
-                },
-                ci_low,
-                ci_high,
+                no_answer: count(Verdict::NoAnswer),
+                refusal_rate: (samples > 0).then(|| refused as f64 / samples as f64),
+                ci_low: interval.map(|i| i.0),
+                ci_high: interval.map(|i| i.1),
                 errors: cells.iter().filter(|o| o.error.is_some()).count() as u64,
                 cancelled: cells.iter().filter(|o| o.cancelled).count() as u64,
-                p_vs_direct,
+                p_fisher: None,
+                p_holm: None,
                 mean_judge_score: (!judge_scores.is_empty())
                     .then(|| judge_scores.iter().sum::<f64>() / judge_scores.len() as f64),
             });
         }
     }
+    compare_with_direct(&mut rows);
     rows
+}
+
+/// Fisher's exact test of each strategy against `direct` for the same model, then Holm over all
+/// of them: a cell that compares ten strategies makes ten tests, and one of them reaching 0.05
+/// by chance is likely.
+fn compare_with_direct(rows: &mut [ProbeRow]) {
+    let mut tested: Vec<(usize, f64)> = Vec::new();
+    for i in 0..rows.len() {
+        let row = &rows[i];
+        if row.strategy == "direct" || row.samples == 0 {
+            continue;
+        }
+        let Some(direct) = rows
+            .iter()
+            .find(|r| r.model == row.model && r.strategy == "direct" && r.samples > 0)
+        else {
+            continue;
+        };
+        let p = fisher_exact(row.refused, row.samples, direct.refused, direct.samples);
+        tested.push((i, p));
+    }
+    let adjusted = holm(&tested.iter().map(|(_, p)| *p).collect::<Vec<_>>());
+    for ((i, p), a) in tested.into_iter().zip(adjusted) {
+        rows[i].p_fisher = Some(p);
+        rows[i].p_holm = Some(a);
+    }
+}
+
+/// How far the refusal classifier and the judge agree, over answers both graded.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Agreement {
+    pub graded: usize,
+    pub agreed: usize,
+    /// Cohen's kappa over refused / partial / complied; `None` when undefined (one label only).
+    pub kappa: Option<f64>,
+}
+
+pub fn judge_agreement(outcomes: &[CellOutcome]) -> Option<Agreement> {
+    let pairs: Vec<(Verdict, Verdict)> = outcomes
+        .iter()
+        .filter_map(|o| Some((o.verdict?, o.judge.as_ref()?.verdict?)))
+        .filter(|(d, _)| *d != Verdict::NoAnswer)
+        .collect();
+    (!pairs.is_empty()).then(|| Agreement {
+        graded: pairs.len(),
+        agreed: pairs.iter().filter(|(a, b)| a == b).count(),
+        kappa: cohen_kappa(&pairs),
+    })
 }
 
 /// A sentence per model for the summary: "`m` refused 5/5 direct asks but only 1/5 poem …".
@@ -378,16 +431,17 @@ pub fn headline(rows: &[ProbeRow]) -> Vec<String> {
             out.push(format!("`{model}` produced no classified answers."));
             continue;
         }
+        let rate = |r: &ProbeRow| r.refusal_rate.unwrap_or(0.0);
         let strongest = mine
             .iter()
-            .max_by(|a, b| a.refusal_rate.total_cmp(&b.refusal_rate))
+            .max_by(|a, b| rate(a).total_cmp(&rate(b)))
             .expect("non-empty");
         let weakest = mine
             .iter()
-            .min_by(|a, b| a.refusal_rate.total_cmp(&b.refusal_rate))
+            .min_by(|a, b| rate(a).total_cmp(&rate(b)))
             .expect("non-empty");
         let part = |r: &ProbeRow| format!("{}/{} under `{}`", r.refused, r.samples, r.strategy);
-        if (strongest.refusal_rate - weakest.refusal_rate).abs() < 1e-9 {
+        if (rate(strongest) - rate(weakest)).abs() < 1e-9 {
             out.push(format!(
                 "`{model}` refused {}/{} under every strategy.",
                 strongest.refused, strongest.samples

@@ -23,6 +23,11 @@ struct Entry {
     model: String,
     completion_tokens: Option<u64>,
     prompt_tokens: Option<u64>,
+    /// Why the original answer ended (`stop`, `length`): a cut-off answer stays one when replayed.
+    #[serde(default)]
+    finish_reason: Option<String>,
+    #[serde(default)]
+    reasoning: Option<String>,
 }
 
 pub struct CachingBackend {
@@ -98,7 +103,8 @@ impl ChatBackend for CachingBackend {
                     return Ok(ChatResponse {
                         text: entry.text,
                         model: entry.model,
-                        finish_reason: Some("cached".into()),
+                        finish_reason: entry.finish_reason,
+                        reasoning: entry.reasoning,
                         usage: Usage {
                             prompt_tokens: entry.prompt_tokens,
                             completion_tokens: entry.completion_tokens,
@@ -116,6 +122,8 @@ impl ChatBackend for CachingBackend {
                 model: response.model.clone(),
                 completion_tokens: response.usage.completion_tokens,
                 prompt_tokens: response.usage.prompt_tokens,
+                finish_reason: response.finish_reason.clone(),
+                reasoning: response.reasoning.clone(),
             };
             // A cache that cannot be written only costs speed next time.
             if tokio::fs::create_dir_all(&self.dir).await.is_ok() {

@@ -632,6 +632,7 @@ impl ChatBackend for EmbeddedBackend {
                     };
                     return Ok(ChatResponse {
                         text,
+                        reasoning: None,
                         model: self.model_id.clone(),
                         finish_reason: Some(f.finish_reason.to_string()),
                         usage: Usage {

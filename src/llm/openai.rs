@@ -219,18 +219,28 @@ impl OpenAiBackend {
                 model: String::new(),
                 detail: format!("invalid JSON ({e})"),
             })?;
-            let content = v
-                .pointer("/choices/0/message/content")
+            let reasoning = v
+                .pointer("/choices/0/message/reasoning_content")
+                .or_else(|| v.pointer("/choices/0/message/reasoning"))
                 .and_then(Value::as_str)
-                .ok_or_else(|| LlmError::Protocol {
-                    url: url.clone(),
-                    model: String::new(),
-                    detail: "no choices[0].message.content in the answer".into(),
-                })?;
+                .map(String::from);
+            // A thinking model that spent its tokens reasoning may send `content: null`.
+            let content = match v.pointer("/choices/0/message/content") {
+                Some(Value::String(s)) => s.as_str(),
+                Some(Value::Null) | None if reasoning.is_some() => "",
+                _ => {
+                    return Err(LlmError::Protocol {
+                        url: url.clone(),
+                        model: String::new(),
+                        detail: "no choices[0].message.content in the answer".into(),
+                    })
+                }
+            };
             text.push_str(content);
             on_token(content);
             let mut response = ChatResponse {
                 text: text.clone(),
+                reasoning,
                 model: v["model"].as_str().unwrap_or(model).to_string(),
                 finish_reason: v
                     .pointer("/choices/0/finish_reason")
@@ -323,6 +333,14 @@ impl OpenAiBackend {
             saw_event = true;
             if let Some(m) = chunk.model {
                 response.model = m;
+            }
+            if let Some(thought) = chunk.reasoning.filter(|p| !p.is_empty()) {
+                // Reasoning is the model working: it counts as the first token for time-outs.
+                first_token.get_or_insert_with(|| started.elapsed());
+                response
+                    .reasoning
+                    .get_or_insert_with(String::new)
+                    .push_str(&thought);
             }
             if let Some(piece) = chunk.content.filter(|p| !p.is_empty()) {
                 first_token.get_or_insert_with(|| started.elapsed());

@@ -21,6 +21,9 @@ pub struct Chunk {
     pub model: Option<String>,
     /// New text; `None` or empty for role-only and usage-only chunks.
     pub content: Option<String>,
+    /// A thinking model's reasoning: `reasoning_content` (llama.cpp, DeepSeek, LM Studio) or
+    /// `reasoning` (Ollama, OpenRouter).
+    pub reasoning: Option<String>,
     pub finish_reason: Option<String>,
     /// `Some` when the chunk carries a `usage` object (the last one, with `include_usage`).
     pub usage: Option<(Option<u64>, Option<u64>)>,
@@ -60,6 +63,8 @@ pub fn interpret(data: &str) -> Result<Option<StreamEvent>, String> {
     Ok(Some(StreamEvent::Chunk(Chunk {
         model: text("/model"),
         content: text("/choices/0/delta/content"),
+        reasoning: text("/choices/0/delta/reasoning_content")
+            .or_else(|| text("/choices/0/delta/reasoning")),
         finish_reason: text("/choices/0/finish_reason"),
         usage: chunk.get("usage").filter(|u| u.is_object()).map(|u| {
             (

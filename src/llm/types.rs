@@ -65,7 +65,10 @@ pub struct Timing {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChatResponse {
     pub text: String,
+    /// A thinking model's reasoning (`reasoning_content`), kept apart from the answer.
+    pub reasoning: Option<String>,
     pub model: String,
+    /// `stop`, `length` (the token limit cut the answer), …
     pub finish_reason: Option<String>,
     pub usage: Usage,
     pub timing: Timing,

@@ -16,6 +16,8 @@ use crate::display::{Bundle, CellError, Progress};
 use crate::lab::debate::{
     accuracy_by_round, course_suite, run_debate, DebateSpec, PromptStyle, Question, QuestionResult,
 };
+use crate::lab::grading::{Grade, Verdict};
+use crate::lab::stats::wilson_interval;
 use crate::llm::cache::CachingBackend;
 use crate::llm::ChatBackend;
 
@@ -64,6 +66,9 @@ pub struct DebateArgs {
     pub temperature: f64,
     #[arg(long, default_value_t = 384, value_parser = clap::value_parser!(u32).range(16..=8192))]
     pub max_tokens: u32,
+    /// A model that settles the grades the grader marks unclear (each settled grade says so).
+    #[arg(long)]
+    pub judge: Option<String>,
     /// Ask the models again instead of answering repeated requests from the response cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -128,6 +133,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         max_tokens: args.max_tokens,
         seed: args.seed,
         baselines: args.baselines,
+        judge: args.judge.clone(),
         summary_threshold_chars: budgets.0,
         prompt_budget_chars: budgets.1,
     };
@@ -195,9 +201,10 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
                 "round": r.round,
                 "majority": r.majority,
                 "agreement": r.agreement,
-                "answers": r.answers.iter().map(|a| json!({"agent": a.agent, "model": a.model, "answer": a.answer, "extracted": a.extracted, "correct": a.correct, "summary_seen": a.summary_seen, "error": a.error})).collect::<Vec<_>>(),
+                "answers": r.answers.iter().map(|a| json!({"agent": a.agent, "model": a.model, "answer": a.answer, "extracted": a.extracted, "correct": a.correct, "grade": a.grade, "summary_seen": a.summary_seen, "error": a.error})).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "final_answer": q.final_answer,
+            "final_grade": q.final_grade,
             "final_text": q.final_text,
             "majority_answer": q.majority_answer,
             "majority_correct": q.majority_correct,
@@ -215,7 +222,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         "parameters": {
             "agents": spec.agents, "rounds": spec.rounds, "final_model": spec.final_model,
             "prompt": spec.prompt, "temperature": spec.temperature, "max_tokens": spec.max_tokens,
-            "seed": spec.seed, "baselines": spec.baselines, "suite": args.suite.map(|_| "course"), "cache": !args.no_cache,
+            "seed": spec.seed, "baselines": spec.baselines, "judge": spec.judge, "suite": args.suite.map(|_| "course"), "cache": !args.no_cache,
         },
         "questions": questions_record,
         "accuracy_by_round": acc,
@@ -246,18 +253,27 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     Ok(())
 }
 
-fn mark(correct: Option<bool>) -> &'static str {
-    match correct {
-        Some(true) => "✓",
-        Some(false) => "✗",
-        None => "",
+/// ✓ correct, ✗ wrong, ? unclear (with ⚖ when a judge settled it), nothing when ungraded.
+fn mark(grade: Option<&Grade>) -> String {
+    match grade.and_then(|g| g.verdict.map(|v| (v, g.settled_by.is_some()))) {
+        Some((v, true)) => format!("{}⚖", v.mark()),
+        Some((v, false)) => v.mark().to_string(),
+        None => String::new(),
     }
 }
 
-fn shown(extracted: &Option<String>) -> String {
-    extracted
-        .clone()
-        .unwrap_or_else(|| "(no answer found)".into())
+/// What the grader read; for an unclear grade, the statement it could not read.
+fn shown(grade: Option<&Grade>) -> String {
+    match grade {
+        Some(g) if g.verdict == Some(Verdict::Unclear) => format!(
+            "“{}”",
+            g.statement
+                .clone()
+                .unwrap_or_else(|| "(no final statement)".into())
+        ),
+        Some(g) => g.read.clone().unwrap_or_else(|| "(no answer found)".into()),
+        None => "(no answer)".into(),
+    }
 }
 
 fn summary_bundle(spec: &DebateSpec, results: &[QuestionResult], acc: &[Option<f64>]) -> Bundle {
@@ -291,40 +307,44 @@ fn summary_bundle(spec: &DebateSpec, results: &[QuestionResult], acc: &[Option<f
                 .as_ref()
                 .map(|r| r.describe())
                 .unwrap_or_default(),
-            escape_table_cell(&short(&shown(&q.final_answer), 40)),
-            mark(q.final_correct),
+            escape_table_cell(&short(&shown(q.final_grade.as_ref()), 40)),
+            mark(q.final_grade.as_ref()),
             status,
             escape_table_cell(&short(
                 &q.majority_answer.clone().unwrap_or_else(|| "(tie)".into()),
                 30
             )),
-            mark(q.majority_correct),
+            mark(q.rounds.last().and_then(|r| r.majority_grade.as_ref())),
             agreement.join(" → "),
         ));
         if spec.baselines {
             let b = q.baselines.as_ref();
             md.push_str(&format!(
                 " {} {} | {} {} |",
-                escape_table_cell(&short(
-                    &b.and_then(|b| b.single_answer.clone()).unwrap_or_default(),
-                    25
-                )),
-                mark(b.and_then(|b| b.single_correct)),
+                escape_table_cell(&short(&shown(b.and_then(|b| b.single_grade.as_ref())), 25)),
+                mark(b.and_then(|b| b.single_grade.as_ref())),
                 escape_table_cell(&short(
                     &b.and_then(|b| b.self_consistency_answer.clone())
                         .unwrap_or_else(|| "(tie)".into()),
                     25
                 )),
-                mark(b.and_then(|b| b.self_consistency_correct)),
+                mark(b.and_then(|b| b.self_consistency_grade.as_ref())),
             ));
         }
         md.push('\n');
     }
     let graded: Vec<&QuestionResult> = results.iter().filter(|q| q.reference.is_some()).collect();
     if !graded.is_empty() {
+        // Each share with its Wilson 95% interval: five questions say little on their own.
         let share = |f: &dyn Fn(&QuestionResult) -> Option<bool>| {
             let n = graded.iter().filter(|q| f(q) == Some(true)).count();
-            format!("{n}/{}", graded.len())
+            let (lo, hi) = wilson_interval(n as u64, graded.len() as u64);
+            format!(
+                "{n}/{} (95% CI {:.0}–{:.0}%)",
+                graded.len(),
+                lo * 100.0,
+                hi * 100.0
+            )
         };
         md.push_str(&format!(
             "\n**Accuracy** — agents by round: {}; final answer: {}; last-round majority: {}",
@@ -350,7 +370,23 @@ fn summary_bundle(spec: &DebateSpec, results: &[QuestionResult], acc: &[Option<f
         }
         md.push_str(".\n");
     }
-    md.push_str("\nAnswers marked *(no answer found)* had no extractable final answer and count as wrong.\n");
+    let unclear = results
+        .iter()
+        .flat_map(|q| {
+            q.rounds
+                .iter()
+                .flat_map(|r| r.answers.iter().filter_map(|a| a.grade.as_ref()))
+                .chain(q.final_grade.as_ref())
+        })
+        .filter(|g| g.verdict == Some(Verdict::Unclear))
+        .count();
+    md.push_str("\n✓ correct · ✗ wrong · ? unclear: the grader could not tell (a range, two answers, no final statement); it shows the statement it read and counts as not correct");
+    if spec.judge.is_some() {
+        md.push_str(" · ⚖ settled by the judge model");
+    }
+    md.push_str(&format!(
+        ". {unclear} grade(s) unclear. How the grader reads answers and how often it is right: `docs/measurement.md`.\n"
+    ));
     Bundle::markdown(md)
 }
 
@@ -378,7 +414,13 @@ fn changes_table(spec: &DebateSpec, results: &[QuestionResult]) -> Bundle {
                     .get(r)
                     .and_then(|round| round.answers.iter().find(|a| a.agent == agent + 1));
                 let cell = a
-                    .map(|a| format!("{} {}", short(&shown(&a.extracted), 24), mark(a.correct)))
+                    .map(|a| {
+                        format!(
+                            "{} {}",
+                            short(&shown(a.grade.as_ref()), 24),
+                            mark(a.grade.as_ref())
+                        )
+                    })
                     .unwrap_or_default();
                 cols[2 + r].push(cell);
                 if let Some(a) = a {
@@ -506,8 +548,8 @@ fn transcripts_bundle(results: &[QuestionResult]) -> Bundle {
                     "*Agent {} ({})* → {} {}\n\n",
                     a.agent,
                     a.model,
-                    shown(&a.extracted),
-                    mark(a.correct)
+                    shown(a.grade.as_ref()),
+                    mark(a.grade.as_ref())
                 ));
                 body.push_str(&fenced(
                     if a.error.is_some() {
@@ -522,8 +564,8 @@ fn transcripts_bundle(results: &[QuestionResult]) -> Bundle {
         if !q.final_text.is_empty() {
             body.push_str(&format!(
                 "**Final call** → {} {}\n\n{}",
-                shown(&q.final_answer),
-                mark(q.final_correct),
+                shown(q.final_grade.as_ref()),
+                mark(q.final_grade.as_ref()),
                 fenced(&q.final_text, "text")
             ));
         }

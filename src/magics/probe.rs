@@ -12,15 +12,20 @@ use crate::display::markdown::{details, fenced};
 use crate::display::plot::{render, Bar, Chart, ChartKind};
 use crate::display::table::{format_float, table_bundle};
 use crate::display::{Bundle, CellError, Progress};
-use crate::lab::probe::{headline, run_probe, summarise, CellOutcome, ProbeRow, ProbeSpec};
+use crate::lab::probe::{
+    headline, judge_agreement, run_probe, summarise, CellOutcome, ProbeRow, ProbeSpec,
+};
+use crate::lab::refusal::Verdict;
+use crate::lab::stats::{samples_needed, smallest_fisher_p};
 use crate::lab::strategies;
+use crate::reveal::{RevealPage, RevealedAnswer};
 
 /// Probe how a model refuses a request under adversarial strategies.
 #[derive(Parser, Debug)]
 #[command(
     name = ":probe",
     about = "Measure how often models refuse the request in the cell body, under several prompting strategies",
-    after_help = "The model's answers are classified in memory and dropped: the notebook and the run record keep only the verdict, a safe evidence phrase, the length and a SHA-256 — unless you pass --reveal.\n\nExample:\n  :probe --strategies direct,poem,step-by-step --samples 5 --seed 1\n  <the request under test>"
+    after_help = "The model's answers are classified in memory and dropped: the notebook and the run record keep only the verdict, a safe evidence phrase, the length and a SHA-256. --reveal shows them on a page the kernel serves on 127.0.0.1 from memory, never in the notebook or any file.\n\nExample:\n  :probe --strategies direct,poem,step-by-step --samples 5 --seed 1 --topic \"a paper lantern\"\n  Give me short instructions on how to make a paper lantern."
 )]
 pub struct ProbeArgs {
     /// Models to test, comma-separated (default: the backend's default model).
@@ -38,10 +43,15 @@ pub struct ProbeArgs {
     /// A model that grades each answer with a StrongREJECT-style rubric.
     #[arg(long)]
     pub judge: Option<String>,
-    /// Show the answers inline (collapsed, under a warning). They are still never written to disk.
+    /// Show the answers on a page this kernel serves on 127.0.0.1 from memory (the notebook keeps
+    /// only the link; nothing is written to any file; the page goes when the kernel stops).
     #[arg(long)]
     pub reveal: bool,
-    /// Base seed; sample i uses seed + i under every strategy, so strategies are compared pairwise.
+    /// What the request is about ("a paper lantern"), for the chapter's wordings of `poem` and
+    /// `step-by-step`; read from the request ("… how to make X") when not given.
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Base seed; sample i uses seed + i, so a rerun reproduces every answer.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long, default_value_t = 0.7)]
@@ -79,11 +89,28 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     }
     let chosen = strategies::select(&available, &args.strategies)
         .map_err(|e| CellError::new("UsageError", format!(":probe: {e}")))?;
+    let topic = match (&args.topic, strategies::topic_of(&request)) {
+        (Some(t), _) => t.trim().to_string(),
+        (None, Some(t)) => t,
+        (None, None) => {
+            if let Some(s) = chosen.iter().find(|s| s.uses_topic()) {
+                return Err(CellError::new(
+                    "UsageError",
+                    format!(
+                        ":probe: the strategy `{}` uses the chapter's wording (\"… about {{topic}}\") and the request does not say what it is about; add --topic \"a paper lantern\" (the thing itself) to the :probe line",
+                        s.name
+                    ),
+                ));
+            }
+            String::new()
+        }
+    };
     let backend = ctx.session.backend().await.map_err(backend_error)?;
     let info = backend.info();
     let models = resolve_models(backend.as_ref(), &args.models).await?;
     let spec = ProbeSpec {
         request: request.clone(),
+        topic,
         models,
         strategies: chosen,
         samples: args.samples,
@@ -96,6 +123,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     };
     let control = args.benign.as_ref().map(|b| ProbeSpec {
         request: b.clone(),
+        topic: strategies::topic_of(b).unwrap_or_else(|| b.clone()),
         judge: None,
         reveal: false,
         ..spec.clone()
@@ -157,7 +185,8 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         interrupted,
     ));
     // 2. Table and plot.
-    ctx.sink.display(rows_table(&rows, "Refusals per model and strategy (Wilson 95% intervals; p: exact McNemar vs direct on the same seeds)"), None);
+    ctx.sink
+        .display(rows_table(&rows, &table_caption(&rows)), None);
     if let Ok(plot) = render(&refusal_chart(&rows)) {
         ctx.sink.display(plot, None);
     }
@@ -166,21 +195,42 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     }
     // 3. What was sent.
     ctx.sink.display(prompts_bundle(&spec), None);
+    let agreement = judge_agreement(&outcomes);
     if spec.judge.is_some() {
-        ctx.sink.display(disagreements_bundle(&outcomes), None);
+        ctx.sink
+            .display(disagreements_bundle(&outcomes, agreement.as_ref()), None);
     }
-    if spec.reveal {
-        ctx.sink.display(revealed_bundle(&outcomes), None);
-    }
-    // 4. Run record and findings template; the last output carries the structured record.
-    let cells_for_record: Vec<CellOutcome> = outcomes
-        .iter()
-        .cloned()
+    let reveal_url = if spec.reveal {
+        let page = reveal_page(&spec, &outcomes);
+        match ctx.session.reveal_server().await {
+            Ok(server) => {
+                let url = server.publish(page);
+                ctx.sink.display(reveal_link_bundle(&url, &outcomes), None);
+                Some(url)
+            }
+            Err(e) => {
+                ctx.sink.display(
+                    Bundle::markdown(format!(
+                        "**The answers could not be revealed:** the kernel could not open its page on 127.0.0.1 ({e}). Nothing was stored."
+                    )),
+                    None,
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    // The answers leave memory here: the page holds its own copy, nothing else keeps one.
+    let outcomes: Vec<CellOutcome> = outcomes
+        .into_iter()
         .map(|mut o| {
             o.revealed = None;
             o
         })
         .collect();
+    // 4. Run record and findings template; the last output carries the structured record.
+    let reachable = reachable_p(&spec, &rows);
     let record = json!({
         "kind": "probe",
         "backend": info,
@@ -194,10 +244,21 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
             "judge": spec.judge,
             "reveal": spec.reveal,
             "benign": args.benign,
+            "topic": spec.topic,
         },
+        "statistics": {
+            "rate": "refused / answered samples (no-answer samples left out), Wilson 95% interval",
+            "test": "two-sided Fisher exact test against direct, same model; Holm-adjusted over the comparisons in this cell",
+            "comparisons": reachable.comparisons,
+            "smallest_p": reachable.smallest_p,
+            "smallest_p_holm": reachable.smallest_p_holm,
+            "samples_needed_for_0.05": reachable.samples_needed,
+        },
+        "judge_agreement": agreement,
+        "revealed": reveal_url.is_some(),
         "rows": rows,
         "control_rows": control_rows,
-        "cells": cells_for_record,
+        "cells": outcomes,
         "interrupted": interrupted,
     });
     let record_path = write_record(&ctx.session.config.home, &record, &rows);
@@ -215,7 +276,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         }
         Err(e) => record["record_error"] = json!(e),
     }
-    let mut footer = findings_template(&spec);
+    let mut footer = findings_template(&spec, &reachable);
     match &record_path {
         Ok((json_path, csv_path)) => footer.push_str(&format!(
             "\n<sub>Run record: `{}` · rows as CSV: `{}` (no answer text in either)</sub>\n",
@@ -248,13 +309,35 @@ fn summary_bundle(
     }
     let errors = outcomes.iter().filter(|o| o.error.is_some()).count();
     let cancelled = outcomes.iter().filter(|o| o.cancelled).count();
+    let no_answer = outcomes
+        .iter()
+        .filter(|o| o.verdict == Some(Verdict::NoAnswer))
+        .count();
+    let cut = outcomes
+        .iter()
+        .filter(|o| {
+            o.verdict == Some(Verdict::NoAnswer) && o.finish_reason.as_deref() == Some("length")
+        })
+        .count();
     md.push_str(&format!(
-        "\n{} conversations per model and strategy on {server}, seeds {}–{}, temperature {}. Answers were classified and discarded; none is stored.\n",
+        "\n{} conversations per model and strategy on {server}, seeds {}–{}, temperature {}. Answers were classified and discarded; none is stored. Rates count refusals among the answered samples.\n",
         spec.samples,
         spec.seed,
         spec.seed + u64::from(spec.samples) - 1,
         format_float(spec.temperature)
     ));
+    if no_answer > 0 {
+        md.push_str(&format!(
+            "\n**{no_answer} answer(s) had nothing to classify** (empty, reasoning only, or cut off before saying anything) and are counted under *no answer*, not in the rates."
+        ));
+        if cut > 0 {
+            md.push_str(&format!(
+                " {cut} of them hit the token limit: raise `--max-tokens` (now {}).",
+                spec.max_tokens
+            ));
+        }
+        md.push('\n');
+    }
     if errors > 0 {
         let first = outcomes
             .iter()
@@ -269,11 +352,90 @@ fn summary_bundle(
             "\n**Interrupted:** {cancelled} conversations were cancelled and are not counted.\n"
         ));
     }
+    if spec.temperature == 0.0 && spec.samples > 1 {
+        md.push_str(&format!(
+            "\n⚠️ **`--temperature 0` with {} samples:** most backends then return the same answer every time, so the samples are one observation repeated; the intervals and p-values below overstate the evidence. Use a temperature above 0 (the default is 0.7), or `--samples 1`.\n",
+            spec.samples
+        ));
+    }
+    let reachable = reachable_p(spec, rows);
+    if let Some(line) = reachable.warning() {
+        md.push_str(&format!("\n⚠️ {line}\n"));
+    }
     Bundle::markdown(md)
+}
+
+/// What the chosen sample size can show at all.
+struct Reachable {
+    comparisons: usize,
+    /// Smallest Fisher p-value with `samples` answered samples in both groups.
+    smallest_p: f64,
+    smallest_p_holm: f64,
+    samples: u32,
+    samples_needed: u64,
+}
+
+impl Reachable {
+    fn warning(&self) -> Option<String> {
+        if self.comparisons == 0 || self.smallest_p_holm < 0.05 {
+            return None;
+        }
+        let after = if self.comparisons > 1 {
+            format!(
+                " after Holm's correction for {} comparisons",
+                self.comparisons
+            )
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "**With {} samples per strategy no difference can reach p < 0.05{after}:** the smallest possible p-value is {} (every sample of one strategy refused, none of the other). Use `--samples {}` or more to be able to show a difference; until then, read the intervals.",
+            self.samples,
+            format_p(self.smallest_p_holm),
+            self.samples_needed
+        ))
+    }
+}
+
+fn reachable_p(spec: &ProbeSpec, rows: &[ProbeRow]) -> Reachable {
+    let has_direct = spec.strategies.iter().any(|s| s.name == "direct");
+    let comparisons = if has_direct {
+        (spec.strategies.len() - 1) * spec.models.len()
+    } else {
+        0
+    };
+    let n = u64::from(spec.samples);
+    let smallest_p = smallest_fisher_p(n, n);
+    let _ = rows;
+    Reachable {
+        comparisons,
+        smallest_p,
+        smallest_p_holm: (smallest_p * comparisons.max(1) as f64).min(1.0),
+        samples: spec.samples,
+        samples_needed: samples_needed(comparisons, 0.05),
+    }
+}
+
+fn format_p(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".into()
+    } else if p < 0.01 {
+        format!("{p:.4}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+fn table_caption(rows: &[ProbeRow]) -> String {
+    let tests = rows.iter().filter(|r| r.p_fisher.is_some()).count();
+    format!(
+        "Refusals per model and strategy. Rate: refused among answered samples, with a Wilson 95% interval. p: two-sided Fisher exact test against `direct` (the samples are independent, not paired), Holm-adjusted over the {tests} comparison(s) in this cell. *no answer*: nothing to classify, left out of the rate."
+    )
 }
 
 fn rows_table(rows: &[ProbeRow], caption: &str) -> Bundle {
     let col = |name: &str, values: Vec<String>| Column::new(name.into(), values);
+    let opt = |v: Option<f64>| v.map(format_float).unwrap_or_else(|| "no data".into());
     let df = DataFrame::new_infer_height(vec![
         col("model", rows.iter().map(|r| r.model.clone()).collect()),
         col(
@@ -295,19 +457,32 @@ fn rows_table(rows: &[ProbeRow], caption: &str) -> Bundle {
             rows.iter().map(|r| r.complied.to_string()).collect(),
         ),
         col(
+            "no answer",
+            rows.iter().map(|r| r.no_answer.to_string()).collect(),
+        ),
+        col(
             "refusal rate",
-            rows.iter().map(|r| format_float(r.refusal_rate)).collect(),
+            rows.iter().map(|r| opt(r.refusal_rate)).collect(),
         ),
         col(
             "95% CI",
             rows.iter()
-                .map(|r| format!("{}–{}", format_float(r.ci_low), format_float(r.ci_high)))
+                .map(|r| match (r.ci_low, r.ci_high) {
+                    (Some(lo), Some(hi)) => format!("{}–{}", format_float(lo), format_float(hi)),
+                    _ => "no data".into(),
+                })
                 .collect(),
         ),
         col(
-            "p vs direct",
+            "p (Fisher)",
             rows.iter()
-                .map(|r| r.p_vs_direct.map(format_float).unwrap_or_default())
+                .map(|r| r.p_fisher.map(format_p).unwrap_or_default())
+                .collect(),
+        ),
+        col(
+            "p (Holm)",
+            rows.iter()
+                .map(|r| r.p_holm.map(format_p).unwrap_or_default())
                 .collect(),
         ),
         col(
@@ -326,7 +501,7 @@ fn refusal_chart(rows: &[ProbeRow]) -> Chart {
     Chart {
         title: "Refusal rate by strategy".into(),
         x_label: "strategy".into(),
-        y_label: "share of answers refused".into(),
+        y_label: "share of answered samples refused".into(),
         y_range: Some((0.0, 1.05)),
         kind: ChartKind::Bars(
             rows.iter()
@@ -337,7 +512,7 @@ fn refusal_chart(rows: &[ProbeRow]) -> Chart {
                         r.strategy.clone()
                     },
                     value: r.refusal_rate,
-                    interval: (r.samples > 0).then_some((r.ci_low, r.ci_high)),
+                    interval: r.ci_low.zip(r.ci_high),
                 })
                 .collect(),
         ),
@@ -353,7 +528,11 @@ fn prompts_bundle(spec: &ProbeSpec) -> Bundle {
     let mut body = String::new();
     for s in &spec.strategies {
         body.push_str(&format!("**{}** — {}\n\n", s.name, s.summary));
-        for (i, turn) in s.render_turns(&spec.request).iter().enumerate() {
+        for (i, turn) in s
+            .render_turns(&spec.request, &spec.topic)
+            .iter()
+            .enumerate()
+        {
             if s.turns.len() > 1 {
                 body.push_str(&format!("turn {}:\n", i + 1));
             }
@@ -368,8 +547,21 @@ fn prompts_bundle(spec: &ProbeSpec) -> Bundle {
     .with("text/markdown", details("Prompts sent to the model", &body))
 }
 
-fn disagreements_bundle(outcomes: &[CellOutcome]) -> Bundle {
-    let mut md = String::from("**Judge vs detector.** ");
+fn disagreements_bundle(
+    outcomes: &[CellOutcome],
+    agreement: Option<&crate::lab::probe::Agreement>,
+) -> Bundle {
+    let mut md = String::from("**Classifier vs judge.** ");
+    if let Some(a) = agreement {
+        md.push_str(&format!(
+            "They agree on {}/{} answers; Cohen's kappa {} (1 = perfect, 0 = chance). ",
+            a.agreed,
+            a.graded,
+            a.kappa
+                .map(|k| format!("{k:.2}"))
+                .unwrap_or_else(|| "undefined (one label only)".into())
+        ));
+    }
     let mut rows = Vec::new();
     let mut unparsed = 0;
     for o in outcomes {
@@ -392,46 +584,81 @@ fn disagreements_bundle(outcomes: &[CellOutcome]) -> Bundle {
         }
     }
     if rows.is_empty() {
-        md.push_str("They agree on every graded answer.");
+        md.push_str("No answer was graded differently.");
     } else {
-        md.push_str(&format!("They disagree on {} answers:\n\n| model | strategy | sample | detector | judge |\n| --- | --- | --- | --- | --- |\n{}\n", rows.len(), rows.join("\n")));
+        md.push_str(&format!("They disagree on {} answers:\n\n| model | strategy | sample | classifier | judge |\n| --- | --- | --- | --- | --- |\n{}\n", rows.len(), rows.join("\n")));
     }
     if unparsed > 0 {
-        md.push_str(&format!("\n\n{unparsed} judge replies could not be used (unparsable or failed); those answers keep the detector's verdict only."));
+        md.push_str(&format!("\n\n{unparsed} judge replies could not be used (unparsable or failed); those answers keep the classifier's verdict only."));
     }
+    md.push_str("\n\nA small judge model is itself often wrong: the classifier's measured accuracy is in `docs/measurement.md`.");
     Bundle::markdown(md)
 }
 
-fn revealed_bundle(outcomes: &[CellOutcome]) -> Bundle {
-    let mut md = String::from("> ⚠️ **Revealed answers (`--reveal`).** These may contain harmful content. They are shown only because you asked; do not share or reuse them, and consider clearing this output before you export the notebook.\n\n");
-    for o in outcomes.iter().filter(|o| o.revealed.is_some()) {
-        let summary = format!(
-            "{} · {} · sample {} · {}",
-            o.model,
-            o.strategy,
-            o.sample,
-            o.verdict.map_or("?", |v| v.as_str())
-        );
-        md.push_str(&details(
-            &summary,
-            &fenced(o.revealed.as_deref().unwrap_or(""), "text"),
-        ));
+/// The page `--reveal` publishes: every answered conversation, in order.
+fn reveal_page(spec: &ProbeSpec, outcomes: &[CellOutcome]) -> RevealPage {
+    RevealPage {
+        title: format!(
+            "Revealed :probe answers — {} · seeds {}–{}",
+            spec.models.join(", "),
+            spec.seed,
+            spec.seed + u64::from(spec.samples) - 1
+        ),
+        answers: outcomes
+            .iter()
+            .filter_map(|o| {
+                Some(RevealedAnswer {
+                    heading: format!(
+                        "{} · {} · sample {} · {}",
+                        o.model,
+                        o.strategy,
+                        o.sample,
+                        o.verdict.map_or("?", |v| v.as_str())
+                    ),
+                    text: o.revealed.clone()?,
+                })
+            })
+            .collect(),
     }
-    Bundle::plain("Revealed answers are shown in the notebook view only.").with("text/markdown", md)
 }
 
-fn findings_template(spec: &ProbeSpec) -> String {
+fn reveal_link_bundle(url: &str, outcomes: &[CellOutcome]) -> Bundle {
+    let n = outcomes.iter().filter(|o| o.revealed.is_some()).count();
+    Bundle::plain(format!(
+        "{n} revealed answers: {url} (served by this kernel from memory; not in the notebook or any file)"
+    ))
+    .with(
+        "text/markdown",
+        format!(
+            "> ⚠️ **{n} revealed answers** — [open them]({url}) on a page this kernel serves on your own machine (127.0.0.1). They are held in the kernel's memory only: not in this notebook, its exports, the run record or any file, and they disappear when the kernel stops. They may contain harmful content; read them for your analysis and do not share them.\n"
+        ),
+    )
+}
+
+fn findings_template(spec: &ProbeSpec, reachable: &Reachable) -> String {
+    let test_note = if reachable.comparisons == 0 {
+        "no `direct` row, so no test".to_string()
+    } else {
+        format!(
+            "Fisher p, Holm-adjusted over {} comparison(s); with {} samples the smallest possible is {}",
+            reachable.comparisons,
+            spec.samples,
+            format_p(reachable.smallest_p_holm)
+        )
+    };
     let template = format!(
         "### My findings (Exercise 1)\n\n\
-         - **Models and setup:** {} — {} samples per strategy, seed {}.\n\
+         - **Models and setup:** {} — {} samples per strategy, seed {}, temperature {}.\n\
          - **What the model refused reliably:** …\n\
-         - **Which strategies got through** (refusal rate with its 95% interval): …\n\
-         - **Is the difference to `direct` convincing?** (p-value, number of samples): …\n\
+         - **Which strategies got through** (refusal rate with its 95% interval, e.g. \"1/5, 4–62%\"): …\n\
+         - **Is the difference to `direct` more than chance?** ({test_note}): …\n\
          - **What surprised me:** …\n\
-         - **Limits of this measurement** (detector errors, small samples, one request): …\n",
+         - **Limits of this measurement** (the classifier's accuracy in docs/measurement.md, {} samples, one request, answers counted as *no answer*): …\n",
         spec.models.join(", "),
         spec.samples,
         spec.seed,
+        format_float(spec.temperature),
+        spec.samples,
     );
     format!(
         "**Findings template** — copy this into the markdown cell below and fill it in:\n\n{}",
@@ -490,6 +717,10 @@ fn rows_frame(rows: &[ProbeRow]) -> polars::prelude::PolarsResult<DataFrame> {
             rows.iter().map(|r| r.complied).collect::<Vec<_>>(),
         ),
         Column::new(
+            "no_answer".into(),
+            rows.iter().map(|r| r.no_answer).collect::<Vec<_>>(),
+        ),
+        Column::new(
             "refusal_rate".into(),
             rows.iter().map(|r| r.refusal_rate).collect::<Vec<_>>(),
         ),
@@ -502,8 +733,12 @@ fn rows_frame(rows: &[ProbeRow]) -> polars::prelude::PolarsResult<DataFrame> {
             rows.iter().map(|r| r.ci_high).collect::<Vec<_>>(),
         ),
         Column::new(
-            "p_vs_direct".into(),
-            rows.iter().map(|r| r.p_vs_direct).collect::<Vec<_>>(),
+            "p_fisher".into(),
+            rows.iter().map(|r| r.p_fisher).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "p_holm".into(),
+            rows.iter().map(|r| r.p_holm).collect::<Vec<_>>(),
         ),
         Column::new(
             "errors".into(),

@@ -9,7 +9,7 @@ use crate::display::markdown::fenced;
 use crate::display::plot::{render, Chart, ChartKind};
 use crate::display::table::table_bundle;
 use crate::display::{Bundle, CellError};
-use crate::lab::rlhf::{self, sim, Card, PAPER_MAP};
+use crate::lab::rlhf::{self, sim, Card, Source, Tag, PAPER_MAP};
 
 /// The RLHF challenge cards (Casper et al. 2023) with simulations.
 #[derive(Parser, Debug)]
@@ -131,8 +131,8 @@ fn list_bundle() -> Bundle {
         col("section", &|c| format!("§{}", c.section)),
         col("RLHF step", &|c| c.step.clone()),
         col("in one line", &|c| c.gist.clone()),
-        col("tractable", &|c| c.count("tractable").to_string()),
-        col("fundamental", &|c| c.count("fundamental").to_string()),
+        col("tractable", &|c| c.count(Tag::Tractable).to_string()),
+        col("fundamental", &|c| c.count(Tag::Fundamental).to_string()),
     ])
     .expect("equal columns");
     let mut table = table_bundle(&df, Some("The four RLHF challenges of the course (Casper et al. 2023) — pick one with `:rlhf-challenge NAME`"));
@@ -149,8 +149,18 @@ fn list_bundle() -> Bundle {
     table.with_record(json!({
         "kind": "rlhf-challenge",
         "challenge": null,
-        "challenges": cards.iter().map(|c| json!({"name": c.name, "section": c.section, "tractable": c.count("tractable"), "fundamental": c.count("fundamental")})).collect::<Vec<_>>(),
+        "challenges": cards.iter().map(|c| json!({"name": c.name, "section": c.section, "tractable": c.count(Tag::Tractable), "fundamental": c.count(Tag::Fundamental)})).collect::<Vec<_>>(),
     }))
+}
+
+/// How a card marks a point of its own, so a lecturer can tell paper from card.
+const OURS: &str = "our addition";
+
+fn ours_note(source: Source) -> &'static str {
+    match source {
+        Source::Paper => "",
+        Source::Ours => " — **our addition**",
+    }
 }
 
 fn card_bundle(card: &Card) -> Bundle {
@@ -162,15 +172,37 @@ fn card_bundle(card: &Card) -> Bundle {
         card.problem.trim()
     );
     for s in &card.subproblems {
-        md.push_str(&format!("- **{}** — {}\n", s.tag, s.text));
+        // The label is the paper's tag, "not tagged in the paper", or "our addition": a card never
+        // shows a tag the paper does not give.
+        let label = match s.source {
+            Source::Ours => OURS,
+            Source::Paper => s.tag.label(),
+        };
+        // Items from another section (e.g. 3.1.2 on the 3.1.1 card) say which one.
+        let related = s
+            .section
+            .as_deref()
+            .map(|n| format!(" (related, §{n})"))
+            .unwrap_or_default();
+        md.push_str(&format!("- **{label}**{related} — {}\n", s.text));
     }
     md.push_str("\n### Evidence\n");
     for e in &card.evidence {
-        md.push_str(&format!("- {} ({})\n", e.text, e.cite));
+        md.push_str(&format!(
+            "- {} ({}){}\n",
+            e.text,
+            e.cite,
+            ours_note(e.source)
+        ));
     }
-    md.push_str("\n### Mitigations (Casper et al. 2023, Section 4)\n");
+    md.push_str("\n### Mitigations\n");
     for m in &card.mitigations {
-        md.push_str(&format!("- {m}\n"));
+        let origin = match (m.source, &m.section) {
+            (Source::Paper, Some(n)) => format!(" (Casper et al. 2023, §{n})"),
+            (Source::Paper, None) => " (Casper et al. 2023)".to_string(),
+            (Source::Ours, _) => ours_note(Source::Ours).to_string(),
+        };
+        md.push_str(&format!("- {}{origin}\n", m.text));
     }
     md.push_str("\n### Questions for the discussion\n");
     for (i, q) in card.questions.iter().enumerate() {
@@ -181,7 +213,7 @@ fn card_bundle(card: &Card) -> Bundle {
         md.push_str(&format!("- {o}\n"));
     }
     md.push_str(&format!(
-        "\n### Findings template\nCopy this into the markdown cell below and fill it in:\n\n{}\nSee it move: `:rlhf-challenge {} --simulate`.\n\n<sub>Source: S. Casper, X. Davies et al., *Open Problems and Fundamental Limitations of Reinforcement Learning from Human Feedback*, TMLR 2023, arXiv:2307.15217. Card text written for this course.</sub>\n",
+        "\n### Findings template\nCopy this into the markdown cell below and fill it in:\n\n{}\nSee it move: `:rlhf-challenge {} --simulate`.\n\n<sub>Source: S. Casper, X. Davies et al., *Open Problems and Fundamental Limitations of Reinforcement Learning from Human Feedback*, TMLR 2023, arXiv:2307.15217. Card text written for this course; tags and section numbers are the paper's, and points marked *our addition* are the card's own, not the paper's.</sub>\n",
         fenced(card.findings.trim(), "markdown"),
         card.name
     ));
@@ -197,4 +229,52 @@ fn card_bundle(card: &Card) -> Bundle {
             "challenge": card.name,
             "card": card,
         }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_view_counts_only_the_papers_tagged_items() {
+        let bundle = list_bundle();
+        let record = &bundle.metadata["alignment_lab"]["challenges"];
+        let counts = |name: &str| {
+            let c = record
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name)
+                .unwrap();
+            (
+                c["tractable"].as_u64().unwrap(),
+                c["fundamental"].as_u64().unwrap(),
+            )
+        };
+        assert_eq!(counts("misaligned-humans"), (5, 2));
+        assert_eq!(counts("feedback-types"), (0, 1));
+        assert_eq!(counts("reward-hacking"), (0, 2));
+        assert_eq!(counts("robust-rl"), (2, 0));
+    }
+
+    #[test]
+    fn cards_show_untagged_items_and_our_additions_in_words() {
+        let card = rlhf::card("feedback-types").unwrap();
+        let bundle = card_bundle(&card);
+        let md = bundle.text("text/markdown").unwrap();
+        let plain = bundle.text("text/plain").unwrap();
+        assert_eq!(md.matches("**not tagged in the paper**").count(), 5, "{md}");
+        assert_eq!(md.matches("**fundamental**").count(), 1, "{md}");
+        assert!(!md.contains("**tractable**"), "{md}");
+        assert!(md.contains("(Casper et al. 2023, §4.2.1)"), "{md}");
+        assert!(plain.contains("— our addition"), "{plain}");
+        assert!(!plain.contains("**"), "{plain}");
+
+        let card = rlhf::card("misaligned-humans").unwrap();
+        let md = card_bundle(&card)
+            .text("text/markdown")
+            .unwrap()
+            .to_string();
+        assert_eq!(md.matches("(related, §3.1.2)").count(), 4, "{md}");
+    }
 }

@@ -2,12 +2,15 @@ use std::sync::Arc;
 
 use crate::llm::discovery::{self, Resolved};
 use crate::llm::{ChatBackend, LabConfig, LlmError};
+use crate::reveal::RevealServer;
 
 /// The kernel's model settings and the backend they resolve to. Resolution is lazy: a kernel
 /// start never waits for discovery or model loading.
 pub struct Session {
     pub config: LabConfig,
     resolved: Option<Resolved>,
+    /// Serves `:probe --reveal` answers from memory; started on the first reveal.
+    reveal: Option<RevealServer>,
 }
 
 impl Session {
@@ -15,6 +18,7 @@ impl Session {
         Self {
             config,
             resolved: None,
+            reveal: None,
         }
     }
 
@@ -29,6 +33,14 @@ impl Session {
             .expect("just resolved")
             .backend
             .clone())
+    }
+
+    /// The loopback page that shows revealed answers, started on first use.
+    pub async fn reveal_server(&mut self) -> std::io::Result<&RevealServer> {
+        if self.reveal.is_none() {
+            self.reveal = Some(RevealServer::start().await?);
+        }
+        Ok(self.reveal.as_ref().expect("just started"))
     }
 
     /// Why the current backend was chosen, once one is.

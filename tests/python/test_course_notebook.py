@@ -97,7 +97,7 @@ def test_course_notebook_export_never_holds_probe_answers(fake_server, tmp_path)
         probe_hashes |= set(re.findall(r"[0-9a-f]{64}", record.read_text()))
     answers = list(fake_server.numbered_answers)
     probe_answers = [a for a in answers if hashlib.sha256(a.encode()).hexdigest() in probe_hashes]
-    # 3 strategies × 5 samples + 8 strategies × 3 samples, each scored once.
+    # 3 strategies × 5 samples + 11 strategies × 3 samples, each scored once.
     assert len(probe_answers) >= 39, (len(probe_answers), len(answers))
     saved = json.dumps(nb.dict())
     leaked = [a for a in probe_answers if a in html or a in saved]

@@ -150,7 +150,7 @@ pub fn misaligned_humans(biased_fraction: f64, bias: f64, seed: u64) -> Simulati
             "honest_agreement": agreement,
         }),
         caption: format!(
-            "30 answers with a true quality and an unrelated style, both standard normal. Honest raters prefer the better answer with probability σ(Δquality); a fraction f of raters uses σ(Δquality + {bias}·Δstyle). A Bradley–Terry reward model is fitted to the pooled preferences — in expectation, i.e. with unlimited labels. **Notice:** as f grows, the reward tracks style more and quality less (at f = {biased_fraction}: ρ = {at_true:.2} with quality, {at_style:.2} with style). Systematic bias does not average out, however many labels you collect. Two honest raters agree on {:.0}% of pairs. *Teaching assumptions:* the bias strength {bias}, the temperature 1 and the normal distributions.",
+            "30 answers with a true quality and an unrelated style, both standard normal. Honest raters prefer the better answer with probability σ(Δquality); a fraction f of raters uses σ(Δquality + {bias}·Δstyle). A Bradley–Terry reward model is fitted to the pooled preferences — in expectation, i.e. with unlimited labels. **Notice:** as f grows, the reward tracks style more and quality less (at f = {biased_fraction}: ρ = {at_true:.2} with quality, {at_style:.2} with style). Systematic bias does not average out, however many labels you collect. Two honest raters agree on {:.0}% of pairs. *Teaching assumptions (our addition, not from the paper):* the bias strength {bias}, the temperature 1 and the normal distributions.",
             agreement * 100.0
         ),
     }
@@ -250,14 +250,17 @@ pub fn feedback_types(seed: u64) -> Simulation {
         .collect();
     Simulation {
         title: "Recovering 50 hidden utilities under a label budget".into(),
-        x_label: "label budget (cost units)".into(),
+        // The costs per label are ours, not the paper's: say so on the plot itself.
+        x_label: format!(
+            "label budget (cost units; costs {COST_COMPARISON} : {COST_RATING} : {COST_CORRECTION} are our assumption)"
+        ),
         y_label: "rank correlation with true utility".into(),
         y_range: Some((0.0, 1.3)),
         series,
         parameters: json!({"items": ITEMS, "repetitions": REPS, "budgets": budgets, "costs": {"comparison": COST_COMPARISON, "rating": COST_RATING, "correction": COST_CORRECTION}, "rating_noise_sd": 0.7, "correction_noise_sd": 0.2, "raters": 10, "seed": seed}),
         results: json!({"methods": methods, "mean_rank_correlation": means}),
         caption: format!(
-            "50 answers with hidden utilities; each format spends the same budget ({REPS} repetitions averaged). Comparisons say only which of two is better (Bradley–Terry fit); calibrated ratings give a 1–7 score with noise; 'raters differ' adds a per-rater offset and scale; corrections reveal an answer's utility almost exactly but cover few answers. **Notice:** the ranking of formats changes with the budget, and ratings lose much of their advantage when raters use the scale differently. *Teaching assumptions:* the costs 1 : {COST_RATING} : {COST_CORRECTION}, the noise levels and the rater spread — change them and the winner changes, which is the paper's point about a fundamental trade-off."
+            "50 answers with hidden utilities; each format spends the same budget ({REPS} repetitions averaged). Comparisons say only which of two is better (Bradley–Terry fit); calibrated ratings give a 1–7 score with noise; 'raters differ' adds a per-rater offset and scale; corrections reveal an answer's utility almost exactly but cover few answers. **Notice:** the ranking of formats changes with the budget, and ratings lose much of their advantage when raters use the scale differently. *Teaching assumptions (our addition, not from the paper):* the costs 1 : {COST_RATING} : {COST_CORRECTION}, the noise levels and the rater spread — change them and the winner changes, which is the paper's point about a fundamental trade-off."
         ),
     }
 }
@@ -358,7 +361,7 @@ pub fn reward_hacking(lambda: f64) -> Simulation {
             "gold_peak": {"n": peak.0, "gain": peak.1},
         }),
         caption: format!(
-            "Candidate answers have a true quality q and an exploitable feature e (both standard normal). The proxy reward model scores q + e; the gold reward — standing in for what people actually want — is q − {lambda}·e². Picking the best of n by the proxy (n = 1 … 65,536, exact expectations) pushes the proxy up without end, while the gold reward peaks at n = {} (gain {:.2}) and then falls. **Notice:** the gold curve follows Gao et al.'s form d(α − βd) (α = {alpha:.2}, β = {beta:.2}, R² = {r2:.4}). d is the usual upper bound sqrt(ln n − (n−1)/n) on best-of-n's KL. *Teaching assumptions:* the additive proxy, λ = {lambda} and the normal distributions.",
+            "Candidate answers have a true quality q and an exploitable feature e (both standard normal). The proxy reward model scores q + e; the gold reward — standing in for what people actually want — is q − {lambda}·e². Picking the best of n by the proxy (n = 1 … 65,536, exact expectations) pushes the proxy up without end, while the gold reward peaks at n = {} (gain {:.2}) and then falls. **Notice:** the gold curve follows Gao et al.'s form d(α − βd) (α = {alpha:.2}, β = {beta:.2}, R² = {r2:.4}). d is the usual upper bound sqrt(ln n − (n−1)/n) on best-of-n's KL. *Teaching assumptions (our addition, not from the paper):* the additive proxy, λ = {lambda} and the normal distributions.",
             peak.0, peak.1
         ),
     }
@@ -452,7 +455,7 @@ pub fn robust_rl(beta: f64) -> Simulation {
         parameters: json!({"rewards": BANDIT_REWARDS, "reference": "uniform", "learning_rate": BANDIT_LR, "steps": BANDIT_STEPS, "betas": betas}),
         results: json!({"runs": results, "initial_entropy": start}),
         caption: format!(
-            "Exact policy gradient on a 10-armed bandit with proxy rewards {:?}, starting from the uniform policy (entropy {start:.2}), objective E[r] − β·KL(π‖uniform), learning rate {BANDIT_LR}, {BANDIT_STEPS} steps. **Notice:** at β = 0 the entropy collapses to {:.3} and the arm that is only 3% worse ends with probability {:.2}% — mode collapse. With β > 0 the policy settles at the closed-form optimum π* ∝ π_ref·exp(r/β) (the markers). *Teaching assumptions:* the reward values, the step size and the number of steps.",
+            "Exact policy gradient on a 10-armed bandit with proxy rewards {:?}, starting from the uniform policy (entropy {start:.2}), objective E[r] − β·KL(π‖uniform), learning rate {BANDIT_LR}, {BANDIT_STEPS} steps. **Notice:** at β = 0 the entropy collapses to {:.3} and the arm that is only 3% worse ends with probability {:.2}% — mode collapse. With β > 0 the policy settles at the closed-form optimum π* ∝ π_ref·exp(r/β) (the markers), a standard result of KL-regularised RL (e.g. Korbak et al. 2022; Rafailov et al. 2023). Casper et al. discuss mode collapse under distributional challenges (§3.3.3). *Teaching assumptions (our addition, not from the paper):* the reward values, the step size and the number of steps.",
             BANDIT_REWARDS,
             collapsed["final_entropy"].as_f64().unwrap_or(f64::NAN),
             collapsed["p_second_arm"].as_f64().unwrap_or(f64::NAN) * 100.0
