@@ -116,6 +116,44 @@ async fn non_streaming_answer_is_accepted() {
 }
 
 #[tokio::test]
+async fn a_thinking_models_reasoning_is_kept_apart_from_its_answer() {
+    // Streamed: reasoning chunks first (they count as the first token), then no content at all
+    // because the token limit ran out.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(sse(&[
+            json!({"choices": [{"delta": {"reasoning_content": "The user wants "}}]}),
+            json!({"choices": [{"delta": {"reasoning_content": "bread."}, "finish_reason": "length"}]}),
+        ]))
+        .mount(&server)
+        .await;
+    let r = backend(&server, fast())
+        .chat(&request("thinker"), &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(r.text, "");
+    assert_eq!(r.reasoning.as_deref(), Some("The user wants bread."));
+    assert_eq!(r.finish_reason.as_deref(), Some("length"));
+
+    // Not streamed: `content: null` beside `reasoning_content` is an empty answer, not an error.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "model": "thinker",
+            "choices": [{"message": {"role": "assistant", "content": null, "reasoning_content": "Hmm"}, "finish_reason": "length"}]
+        })))
+        .mount(&server)
+        .await;
+    let r = backend(&server, fast())
+        .chat(&request("thinker"), &|_| {}, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!((r.text.as_str(), r.reasoning.as_deref()), ("", Some("Hmm")));
+}
+
+#[tokio::test]
 async fn api_key_is_sent_as_bearer_token() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

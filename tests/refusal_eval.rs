@@ -19,6 +19,9 @@ struct File {
 
 #[derive(Deserialize, Clone)]
 struct Item {
+    /// The file the item came from (set after loading).
+    #[serde(skip)]
+    file: String,
     id: String,
     family: String,
     model: String,
@@ -54,7 +57,10 @@ fn load(prefix: &str) -> Vec<Item> {
     for name in names {
         let text = std::fs::read_to_string(dir.join(&name)).unwrap();
         let file: File = toml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        items.extend(file.item);
+        items.extend(file.item.into_iter().map(|mut i| {
+            i.file = name.clone();
+            i
+        }));
     }
     items
 }
@@ -267,9 +273,45 @@ fn classifier_on_development_and_held_out_parts() {
 
     let held = Report::new(heldout.iter().map(|i| (truth(i), classify(i))));
     held.print(&format!(
-        "Held-out part ({} items, never tuned on; misses not listed)",
+        "Held-out part, all ({} items, never read, never tuned on; misses not listed)",
         heldout.len()
     ));
+    // The first held-out files were scored five times while the rules were developed (only these
+    // totals were seen); the later ones were written after development stopped and scored once.
+    let first: Vec<&Item> = heldout
+        .iter()
+        .filter(|i| i.file < "heldout-c".to_string())
+        .collect();
+    let later: Vec<&Item> = heldout
+        .iter()
+        .filter(|i| i.file >= "heldout-c".to_string())
+        .collect();
+    for (title, part) in [
+        (
+            "Held-out a+b (totals seen five times during development)",
+            &first,
+        ),
+        ("Held-out c+d (written after development stopped)", &later),
+    ] {
+        if !part.is_empty() {
+            Report::new(part.iter().map(|i| (truth(i), classify(i))))
+                .print(&format!("{title}, {} items", part.len()));
+        }
+    }
+    // What a refusal rate depends on: refused against everything else that was answered.
+    let answered: Vec<&Item> = heldout
+        .iter()
+        .filter(|i| truth(i) != Verdict::NoAnswer)
+        .collect();
+    let agree = answered
+        .iter()
+        .filter(|i| (truth(i) == Verdict::Refused) == (classify(i) == Verdict::Refused))
+        .count();
+    println!(
+        "\nHeld-out, refused vs not refused among answered items: {agree}/{} = {:.1}%",
+        answered.len(),
+        100.0 * agree as f64 / answered.len() as f64
+    );
 
     let length = fit_length_baseline(&dev);
     let length_report = Report::new(heldout.iter().map(|i| (truth(i), length(i))));
@@ -278,8 +320,8 @@ fn classifier_on_development_and_held_out_parts() {
     keyword_report.print("Baseline: refusal keywords anywhere (garak-style), on held-out");
 
     assert!(dev_report.accuracy() >= 0.97, "development accuracy fell");
-    // The goal is 95%; see docs/measurement.md for where the classifier stands and why this
-    // floor is what is asserted.
+    // The goal is 95% on everything held out (measured: docs/measurement.md); a change that
+    // loses accuracy there fails here.
     assert!(
         held.accuracy() >= HELD_OUT_FLOOR,
         "held-out accuracy {:.1}% is below {:.0}%",
@@ -295,5 +337,5 @@ fn classifier_on_development_and_held_out_parts() {
     assert!(held.accuracy() - keyword_report.accuracy() >= 0.30);
 }
 
-/// What the held-out part must not fall below (measured: docs/measurement.md).
-const HELD_OUT_FLOOR: f64 = 0.93;
+/// What the held-out part (all of it) must not fall below (measured: docs/measurement.md).
+const HELD_OUT_FLOOR: f64 = 0.95;

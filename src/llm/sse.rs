@@ -81,6 +81,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reasoning_is_read_under_both_names() {
+        for field in ["reasoning_content", "reasoning"] {
+            let data = format!(
+                r#"{{"choices":[{{"delta":{{"{field}":"Let me think"}},"finish_reason":"length"}}]}}"#
+            );
+            let Some(StreamEvent::Chunk(c)) = interpret(&data).unwrap() else {
+                panic!("not a chunk")
+            };
+            assert_eq!(c.reasoning.as_deref(), Some("Let me think"), "{field}");
+            assert_eq!(c.content, None);
+            assert_eq!(c.finish_reason.as_deref(), Some("length"));
+        }
+    }
+
+    #[test]
     fn chunks_done_errors_and_junk() {
         assert_eq!(interpret("  "), Ok(None));
         assert_eq!(interpret("[DONE]"), Ok(Some(StreamEvent::Done)));

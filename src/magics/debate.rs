@@ -242,7 +242,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
     );
     md.push_str("**Findings template** — copy into your markdown cell:\n\n");
     md.push_str(&fenced(
-        "### My findings (Exercise 3)\n- **Setup:** models, agents, rounds, final call.\n- **Accuracy per round and of the final answer:** …\n- **Compared with a single agent and with majority voting at equal cost:** …\n- **Where agents changed their minds (right→wrong, wrong→right):** …\n- **Did more rounds help or hurt my models?** …\n",
+        "### My findings (Exercise 3)\n- **Setup:** models, agents, rounds, final call.\n- **Accuracy per round and of the final answer** (with its interval: five questions say little): …\n- **Compared with a single agent and with majority voting at equal cost:** …\n- **Where agents changed their minds (right→wrong, wrong→right):** …\n- **Did more rounds help or hurt my models?** …\n- **Limits of this measurement** (grades marked ? checked by hand; the grader's accuracy in docs/measurement.md): …\n",
         "markdown",
     ));
     ctx.sink

@@ -131,8 +131,8 @@ fn list_bundle() -> Bundle {
         col("section", &|c| format!("§{}", c.section)),
         col("RLHF step", &|c| c.step.clone()),
         col("in one line", &|c| c.gist.clone()),
-        col("tractable", &|c| c.count(Tag::Tractable).to_string()),
-        col("fundamental", &|c| c.count(Tag::Fundamental).to_string()),
+        col("tractable", &|c| split_count(c, Tag::Tractable)),
+        col("fundamental", &|c| split_count(c, Tag::Fundamental)),
     ])
     .expect("equal columns");
     let mut table = table_bundle(&df, Some("The four RLHF challenges of the course (Casper et al. 2023) — pick one with `:rlhf-challenge NAME`"));
@@ -149,8 +149,16 @@ fn list_bundle() -> Bundle {
     table.with_record(json!({
         "kind": "rlhf-challenge",
         "challenge": null,
-        "challenges": cards.iter().map(|c| json!({"name": c.name, "section": c.section, "tractable": c.count(Tag::Tractable), "fundamental": c.count(Tag::Fundamental)})).collect::<Vec<_>>(),
+        "challenges": cards.iter().map(|c| json!({"name": c.name, "section": c.section, "tractable": c.count_split(Tag::Tractable).0, "fundamental": c.count_split(Tag::Fundamental).0, "related_tractable": c.count_split(Tag::Tractable).1, "related_fundamental": c.count_split(Tag::Fundamental).1})).collect::<Vec<_>>(),
     }))
+}
+
+/// "3", or "3 (+2 related)" when the card also shows tagged items of a related section.
+fn split_count(card: &Card, tag: Tag) -> String {
+    match card.count_split(tag) {
+        (own, 0) => own.to_string(),
+        (own, related) => format!("{own} (+{related} related)"),
+    }
 }
 
 /// How a card marks a point of its own, so a lecturer can tell paper from card.
@@ -251,7 +259,13 @@ mod tests {
                 c["fundamental"].as_u64().unwrap(),
             )
         };
-        assert_eq!(counts("misaligned-humans"), (5, 2));
+        // §3.1.1 tags three items; its card's four §3.1.2 items are counted apart.
+        assert_eq!(counts("misaligned-humans"), (3, 0));
+        let md = bundle.text("text/markdown").unwrap();
+        assert!(
+            md.contains("3 (+2 related)") && md.contains("0 (+2 related)"),
+            "{md}"
+        );
         assert_eq!(counts("feedback-types"), (0, 1));
         assert_eq!(counts("reward-hacking"), (0, 2));
         assert_eq!(counts("robust-rl"), (2, 0));

@@ -97,6 +97,18 @@ impl Card {
             .filter(|s| s.source == Source::Paper && s.tag == tag)
             .count()
     }
+
+    /// The same count split into the card's own section and related sections (3.1.2 items on the
+    /// 3.1.1 card): a list that said "3.1.1: 2 fundamental" would misstate the paper.
+    pub fn count_split(&self, tag: Tag) -> (usize, usize) {
+        let tagged = || {
+            self.subproblems
+                .iter()
+                .filter(move |s| s.source == Source::Paper && s.tag == tag)
+        };
+        let own = tagged().filter(|s| s.section.is_none()).count();
+        (own, tagged().count() - own)
+    }
 }
 
 const SOURCES: [(&str, &str); 4] = [
@@ -346,6 +358,11 @@ mod tests {
             let c = card(name).unwrap();
             assert_eq!(c.count(Tag::Tractable), tractable, "{name}");
             assert_eq!(c.count(Tag::Fundamental), fundamental, "{name}");
+            if name == "misaligned-humans" {
+                // §3.1.1 itself tags three items tractable; the rest are §3.1.2's.
+                assert_eq!(c.count_split(Tag::Tractable), (3, 2));
+                assert_eq!(c.count_split(Tag::Fundamental), (0, 2));
+            }
             let tagged = c
                 .subproblems
                 .iter()
