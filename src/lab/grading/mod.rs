@@ -261,8 +261,9 @@ fn read_number(statement: &str, unit: Option<&str>, objects: &[String]) -> Optio
     let (value, exact) = convert(first);
     let shown = match unit {
         Some(u) if !first.unit.is_empty() && first.unit != u => {
+            let plural = if first.value == 1.0 { "" } else { "s" };
             format!(
-                "{} {} ({} {u}s)",
+                "{} {}{plural} ({} {u}s)",
                 format_value(first.value),
                 first.unit,
                 format_value(value)
