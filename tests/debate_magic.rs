@@ -323,3 +323,91 @@ async fn the_final_prompt_never_holds_the_graders_reading() {
     );
     assert!(!prompt.contains("valid plan"));
 }
+
+/// Every agent hedges between two answers; the judge model says CORRECT for the shirts question.
+struct Hedging;
+
+impl Respond for Hedging {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let all: String = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap_or(""))
+            .collect();
+        let answer = if body["model"] == "judge" {
+            if all.contains("shirts") {
+                "CORRECT"
+            } else {
+                "UNCLEAR"
+            }
+        } else {
+            "It depends on the space on the line.\nAnswer: either 5 or 10 hours"
+        };
+        let chunk = json!({"model": body["model"], "choices": [{"delta": {"content": answer}, "finish_reason": "stop"}]});
+        ResponseTemplate::new(200).set_body_raw(
+            format!("data: {chunk}\n\ndata: [DONE]\n\n"),
+            "text/event-stream",
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_judge_settles_unclear_grades_and_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": [{"id": "fake"}, {"id": "judge"}]})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(Hedging)
+        .mount(&server)
+        .await;
+    let base = format!("{}/v1", server.uri());
+    let home_dir = home.path().display().to_string();
+    let config = LabConfig::from_lookup(move |k| match k {
+        "ALIGNMENT_LAB_BASE_URL" => Some(base.clone()),
+        "ALIGNMENT_LAB_HOME" => Some(home_dir.clone()),
+        "ALIGNMENT_LAB_MODEL" => Some("fake".into()),
+        _ => None,
+    })
+    .unwrap();
+    let mut engine = Engine::new(config);
+    let sink = Arc::new(CollectingSink::default());
+    engine
+        .execute(
+            ":debate --suite course --agents 2 --rounds 1 --judge judge --no-cache",
+            sink.clone(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    let events = sink.take();
+    let rec = record(&events);
+    let shirts = &rec["questions"][2];
+    // Without the judge "either 5 or 10 hours" is unclear; the judge settled it, marked as such.
+    assert_eq!(shirts["final_grade"]["verdict"], "correct", "{shirts:#}");
+    assert_eq!(shirts["final_grade"]["settled_by"], "judge judge");
+    assert_eq!(shirts["correct"], true);
+    // Where the judge would not decide, the grade stays unclear and counts as not correct.
+    let sum = &rec["questions"][0];
+    assert_eq!(sum["final_grade"]["verdict"], "unclear", "{sum:#}");
+    assert!(sum["final_grade"].get("settled_by").is_none());
+    let text: String = events
+        .iter()
+        .filter_map(|e| match e {
+            SinkEvent::Display(b, _) | SinkEvent::Update(b, _) => {
+                b.data.get("text/markdown").map(|v| v.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(text.contains("settled by the judge model"), "{text}");
+}

@@ -280,11 +280,11 @@ fn classifier_on_development_and_held_out_parts() {
     // totals were seen); the later ones were written after development stopped and scored once.
     let first: Vec<&Item> = heldout
         .iter()
-        .filter(|i| i.file < "heldout-c".to_string())
+        .filter(|i| i.file.as_str() < "heldout-c")
         .collect();
     let later: Vec<&Item> = heldout
         .iter()
-        .filter(|i| i.file >= "heldout-c".to_string())
+        .filter(|i| i.file.as_str() >= "heldout-c")
         .collect();
     for (title, part) in [
         (
