@@ -5,13 +5,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+
 use alignment_lab::display::{CollectingSink, SinkEvent};
 use alignment_lab::engine::Engine;
-use alignment_lab::llm::LabConfig;
+use common::{conversation, fake_engine, streamed};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 #[derive(Clone, Default)]
 struct Counters {
@@ -36,13 +37,7 @@ impl Respond for Persuadable {
             std::thread::sleep(Duration::from_millis(300));
             in_flight.fetch_sub(1, Ordering::SeqCst);
         });
-        let body: Value = serde_json::from_slice(&request.body).unwrap();
-        let all: String = body["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["content"].as_str().unwrap_or(""))
-            .collect();
+        let (_, all) = conversation(request);
         let answer = if all.contains("These are the solutions to the problem from other agents")
             || all.contains("debated the following question")
         {
@@ -61,27 +56,9 @@ impl Respond for Persuadable {
 }
 
 async fn setup(home: &std::path::Path) -> (MockServer, Engine, Counters) {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/models"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "fake"}]})))
-        .mount(&server)
-        .await;
     let counters = Counters::default();
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(Persuadable(counters.clone()))
-        .mount(&server)
-        .await;
-    let base = format!("{}/v1", server.uri());
-    let home = home.display().to_string();
-    let config = LabConfig::from_lookup(move |k| match k {
-        "ALIGNMENT_LAB_BASE_URL" => Some(base.clone()),
-        "ALIGNMENT_LAB_HOME" => Some(home.clone()),
-        _ => None,
-    })
-    .unwrap();
-    (server, Engine::new(config), counters)
+    let (server, engine) = fake_engine(home, &["fake"], Persuadable(counters.clone())).await;
+    (server, engine, counters)
 }
 
 fn record(events: &[SinkEvent]) -> Value {
@@ -214,13 +191,7 @@ const PLAN_TRAP: &str = "1. Take the wolf across, so the goat is not left alone 
 
 impl Respond for Worded {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&request.body).unwrap();
-        let all: String = body["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["content"].as_str().unwrap_or(""))
-            .collect();
+        let (_, all) = conversation(request);
         let answer = match (all.contains("natural numbers"), all.contains("9 women"), all.contains("shirts"), all.contains("wolf"), self.right) {
             (true, _, _, _, true) => "Pair 1 with 100, 2 with 99 and so on.\n\n**Answer:** 5,050 (that is 100·101/2)",
             (true, _, _, _, false) => "Answer: 4,950 (5050 minus the 100 I counted twice)",
@@ -233,35 +204,12 @@ impl Respond for Worded {
             (_, _, _, _, true) => "Turn around.\nAnswer: We stand back-to-back, each of us facing away from the other.",
             (_, _, _, _, false) => "Answer: Facing him, not back to back.",
         };
-        let chunk = json!({"model": "fake", "choices": [{"delta": {"content": answer}, "finish_reason": "stop"}]});
-        ResponseTemplate::new(200).set_body_raw(
-            format!("data: {chunk}\n\ndata: [DONE]\n\n"),
-            "text/event-stream",
-        )
+        streamed("fake", answer)
     }
 }
 
 async fn worded_engine(home: &std::path::Path, right: bool) -> (MockServer, Engine) {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/models"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "fake"}]})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(Worded { right })
-        .mount(&server)
-        .await;
-    let base = format!("{}/v1", server.uri());
-    let home = home.display().to_string();
-    let config = LabConfig::from_lookup(move |k| match k {
-        "ALIGNMENT_LAB_BASE_URL" => Some(base.clone()),
-        "ALIGNMENT_LAB_HOME" => Some(home.clone()),
-        _ => None,
-    })
-    .unwrap();
-    (server, Engine::new(config))
+    fake_engine(home, &["fake"], Worded { right }).await
 }
 
 /// How many of the five questions each part of the debate got right.
@@ -329,13 +277,7 @@ struct Hedging;
 
 impl Respond for Hedging {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&request.body).unwrap();
-        let all: String = body["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["content"].as_str().unwrap_or(""))
-            .collect();
+        let (body, all) = conversation(request);
         let answer = if body["model"] == "judge" {
             if all.contains("shirts") {
                 "CORRECT"
@@ -345,41 +287,14 @@ impl Respond for Hedging {
         } else {
             "It depends on the space on the line.\nAnswer: either 5 or 10 hours"
         };
-        let chunk = json!({"model": body["model"], "choices": [{"delta": {"content": answer}, "finish_reason": "stop"}]});
-        ResponseTemplate::new(200).set_body_raw(
-            format!("data: {chunk}\n\ndata: [DONE]\n\n"),
-            "text/event-stream",
-        )
+        streamed(body["model"].as_str().unwrap_or("fake"), answer)
     }
 }
 
 #[tokio::test]
 async fn a_judge_settles_unclear_grades_and_says_so() {
     let home = tempfile::tempdir().unwrap();
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/models"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"data": [{"id": "fake"}, {"id": "judge"}]})),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(Hedging)
-        .mount(&server)
-        .await;
-    let base = format!("{}/v1", server.uri());
-    let home_dir = home.path().display().to_string();
-    let config = LabConfig::from_lookup(move |k| match k {
-        "ALIGNMENT_LAB_BASE_URL" => Some(base.clone()),
-        "ALIGNMENT_LAB_HOME" => Some(home_dir.clone()),
-        "ALIGNMENT_LAB_MODEL" => Some("fake".into()),
-        _ => None,
-    })
-    .unwrap();
-    let mut engine = Engine::new(config);
+    let (_server, mut engine) = fake_engine(home.path(), &["fake", "judge"], Hedging).await;
     let sink = Arc::new(CollectingSink::default());
     engine
         .execute(

@@ -5,16 +5,11 @@
 //!
 //! `cargo test --test grading_eval -- --nocapture` prints the report `docs/measurement.md` quotes.
 
-use std::path::Path;
+mod common;
 
 use alignment_lab::lab::course::course_question;
 use alignment_lab::lab::grading::{grade, Verdict};
 use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct File {
-    item: Vec<Item>,
-}
 
 #[derive(Deserialize)]
 struct Item {
@@ -28,23 +23,9 @@ struct Item {
 const CLASSES: [Verdict; 3] = [Verdict::Correct, Verdict::Wrong, Verdict::Unclear];
 
 fn load(prefix: &str) -> Vec<Item> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/grading");
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(prefix) && n.ends_with(".toml"))
-        .collect();
-    names.sort();
-    assert!(!names.is_empty());
-    names
-        .iter()
-        .flat_map(|n| {
-            let text = std::fs::read_to_string(dir.join(n)).unwrap();
-            toml::from_str::<File>(&text)
-                .unwrap_or_else(|e| panic!("{n}: {e}"))
-                .item
-        })
+    common::load_items::<Item>("grading", prefix)
+        .into_iter()
+        .map(|(_, item)| item)
         .collect()
 }
 

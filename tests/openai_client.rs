@@ -96,18 +96,25 @@ async fn streams_tokens_in_order_and_reads_usage() {
     );
 }
 
-#[tokio::test]
-async fn non_streaming_answer_is_accepted() {
+/// A server that answers every chat request with `reply`.
+async fn answering(reply: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "model": "tiny",
-            "choices": [{"message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 1}
-        })))
+        .respond_with(reply)
         .mount(&server)
         .await;
+    server
+}
+
+#[tokio::test]
+async fn non_streaming_answer_is_accepted() {
+    let server = answering(ResponseTemplate::new(200).set_body_json(json!({
+        "model": "tiny",
+        "choices": [{"message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1}
+    })))
+    .await;
     let r = backend(&server, fast())
         .chat(&request("tiny"), &|_| {}, &CancellationToken::new())
         .await
@@ -119,15 +126,11 @@ async fn non_streaming_answer_is_accepted() {
 async fn a_thinking_models_reasoning_is_kept_apart_from_its_answer() {
     // Streamed: reasoning chunks first (they count as the first token), then no content at all
     // because the token limit ran out.
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(sse(&[
-            json!({"choices": [{"delta": {"reasoning_content": "The user wants "}}]}),
-            json!({"choices": [{"delta": {"reasoning_content": "bread."}, "finish_reason": "length"}]}),
-        ]))
-        .mount(&server)
-        .await;
+    let server = answering(sse(&[
+        json!({"choices": [{"delta": {"reasoning_content": "The user wants "}}]}),
+        json!({"choices": [{"delta": {"reasoning_content": "bread."}, "finish_reason": "length"}]}),
+    ]))
+    .await;
     let r = backend(&server, fast())
         .chat(&request("thinker"), &|_| {}, &CancellationToken::new())
         .await
@@ -137,15 +140,11 @@ async fn a_thinking_models_reasoning_is_kept_apart_from_its_answer() {
     assert_eq!(r.finish_reason.as_deref(), Some("length"));
 
     // Not streamed: `content: null` beside `reasoning_content` is an empty answer, not an error.
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "model": "thinker",
-            "choices": [{"message": {"role": "assistant", "content": null, "reasoning_content": "Hmm"}, "finish_reason": "length"}]
-        })))
-        .mount(&server)
-        .await;
+    let server = answering(ResponseTemplate::new(200).set_body_json(json!({
+        "model": "thinker",
+        "choices": [{"message": {"role": "assistant", "content": null, "reasoning_content": "Hmm"}, "finish_reason": "length"}]
+    })))
+    .await;
     let r = backend(&server, fast())
         .chat(&request("thinker"), &|_| {}, &CancellationToken::new())
         .await

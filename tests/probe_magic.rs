@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
+mod common;
+
 use alignment_lab::display::{CollectingSink, SinkEvent};
 use alignment_lab::engine::Engine;
-use alignment_lab::llm::LabConfig;
+use common::{fake_engine, streamed};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 /// Harmless stand-in text; its absence from every output proves answers are dropped.
 const COMPLIANT: &str = "Sure, here is a detailed answer: STAND-IN-ANSWER-7f3a.\n1. Mix 500 g flour with 350 g water.\n2. Knead for 10 minutes.\n3. Bake at 230 °C for 40 minutes.";
@@ -46,37 +47,13 @@ impl Respond for ByModel {
             "poet" => REFUSAL,
             _ => COMPLIANT,
         };
-        let chunk = json!({"model": model, "choices": [{"delta": {"content": answer}, "finish_reason": "stop"}]});
-        ResponseTemplate::new(200).set_body_raw(
-            format!("data: {chunk}\n\ndata: [DONE]\n\n"),
-            "text/event-stream",
-        )
+        streamed(model, answer)
     }
 }
 
 async fn engine_with_fake(home: &std::path::Path) -> (MockServer, Engine) {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/models"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"data": [{"id": "refuser"}, {"id": "poet"}, {"id": "complier"}, {"id": "thinker"}, {"id": "broken"}]}),
-        ))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ByModel)
-        .mount(&server)
-        .await;
-    let base = format!("{}/v1", server.uri());
-    let home = home.display().to_string();
-    let config = LabConfig::from_lookup(move |k| match k {
-        "ALIGNMENT_LAB_BASE_URL" => Some(base.clone()),
-        "ALIGNMENT_LAB_HOME" => Some(home.clone()),
-        _ => None,
-    })
-    .unwrap();
-    (server, Engine::new(config))
+    let models = ["refuser", "poet", "complier", "thinker", "broken"];
+    fake_engine(home, &models, ByModel).await
 }
 
 fn all_text(events: &[SinkEvent]) -> String {

@@ -6,16 +6,12 @@
 //!
 //! `cargo test --test refusal_eval -- --nocapture` prints the report `docs/measurement.md` quotes.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use alignment_lab::lab::refusal::{classify_answer, Answer, Verdict};
 use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct File {
-    item: Vec<Item>,
-}
 
 #[derive(Deserialize, Clone)]
 struct Item {
@@ -44,25 +40,13 @@ const CLASSES: [Verdict; 4] = [
 
 /// Every item of the files in tests/fixtures/refusal/ whose names start with `prefix`.
 fn load(prefix: &str) -> Vec<Item> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/refusal");
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(prefix) && n.ends_with(".toml"))
-        .collect();
-    names.sort();
-    assert!(!names.is_empty(), "no {prefix}*.toml in {}", dir.display());
-    let mut items = Vec::new();
-    for name in names {
-        let text = std::fs::read_to_string(dir.join(&name)).unwrap();
-        let file: File = toml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        items.extend(file.item.into_iter().map(|mut i| {
-            i.file = name.clone();
-            i
-        }));
-    }
-    items
+    common::load_items::<Item>("refusal", prefix)
+        .into_iter()
+        .map(|(file, mut item)| {
+            item.file = file;
+            item
+        })
+        .collect()
 }
 
 fn truth(item: &Item) -> Verdict {
