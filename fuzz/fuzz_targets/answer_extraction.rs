@@ -3,7 +3,7 @@
 //! answer with no digit and no number word is never graded correct for a numeric reference.
 #![no_main]
 
-use alignment_lab_fuzz::lab::grading::{final_statement, grade, Reference, Verdict};
+use alignment_lab_fuzz::grading::{final_statement, grade, Reference, Verdict};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
