@@ -20,9 +20,14 @@ source scripts/prepare.sh
 step "Formatting and lints"
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
+# The client crate Rust cells use is its own package (the kernel builds it inside evcxr).
+CELLS_TARGET="$CARGO_TARGET_DIR/cells-crate"
+cargo fmt --manifest-path cells/Cargo.toml --check
+CARGO_TARGET_DIR="$CELLS_TARGET" cargo clippy --manifest-path cells/Cargo.toml --all-targets -- -D warnings
 
 step "Rust tests (unit, HTTP via wiremock, embedded SmolLM2)"
 cargo test --locked --no-fail-fast 2>&1 | tee "$OUT/cargo-test.log"
+CARGO_TARGET_DIR="$CELLS_TARGET" cargo test --manifest-path cells/Cargo.toml 2>&1 | tee -a "$OUT/cargo-test.log"
 
 step "Kernel through real Jupyter clients"
 "$VENV/bin/python" -m pytest tests/python -v -p no:cacheprovider

@@ -1,6 +1,8 @@
 //! The cell engine: decides whether a cell is one of our magics or Rust for evcxr, and runs it.
 //! The Jupyter kernel, `alignment-lab run` and the tests all execute cells through this.
 
+mod cells_crate;
+pub mod endpoint;
 mod notebook;
 mod rust_cells;
 
@@ -18,6 +20,9 @@ pub use rust_cells::RustCells;
 pub struct Engine {
     session: Session,
     rust: RustCells,
+    /// The session as an OpenAI-compatible endpoint for Rust cells; `None` when no loopback
+    /// port could be bound (Rust cells then run without model calls, and say so).
+    endpoint: Option<endpoint::Endpoint>,
 }
 
 /// Whether a cell's code is ready to run (for terminal frontends).
@@ -29,9 +34,35 @@ pub enum Completeness {
 
 impl Engine {
     pub fn new(config: LabConfig) -> Self {
+        let mut session = Session::new(config);
+        let home = session.config.home.clone();
+        let endpoint = match endpoint::Endpoint::reserve(session.shared(), home.clone()) {
+            Ok(e) => {
+                // Before evcxr starts its child, which inherits the environment.
+                e.export_to_environment();
+                session.set_endpoint(e.url(), e.token());
+                Some(e)
+            }
+            Err(e) => {
+                tracing::warn!("no loopback port for the Rust cells' endpoint: {e}");
+                None
+            }
+        };
+        let prelude = match (&endpoint, cells_crate::install(&home)) {
+            (Some(_), Ok(dir)) => cells_crate::prelude(&dir),
+            (None, _) => Vec::new(),
+            (_, Err(e)) => {
+                tracing::warn!(
+                    "cannot write the Rust cells' client crate under {}: {e}",
+                    home.display()
+                );
+                Vec::new()
+            }
+        };
         Self {
-            session: Session::new(config),
-            rust: RustCells::new(),
+            session,
+            rust: RustCells::new(prelude),
+            endpoint,
         }
     }
 
@@ -44,6 +75,11 @@ impl Engine {
     ) -> Result<(), CellError> {
         if code.trim().is_empty() {
             return Ok(());
+        }
+        if let Some(e) = &self.endpoint {
+            if let Err(err) = e.serve() {
+                tracing::warn!("the Rust cells' endpoint could not start: {err}");
+            }
         }
         if let Some(call) = magics::parse_cell(code) {
             let ctx = MagicContext {
@@ -69,7 +105,14 @@ impl Engine {
                     ))
                 });
         }
-        self.rust.execute(code, sink, cancel).await
+        if let Some(e) = &self.endpoint {
+            e.begin_cell(sink.clone(), cancel.clone());
+        }
+        let result = self.rust.execute(code, sink, cancel).await;
+        if let Some(e) = &self.endpoint {
+            e.end_cell();
+        }
+        result
     }
 
     /// Completions at `cursor` (a byte offset): magic names and flags, else evcxr's.

@@ -35,18 +35,19 @@ pub struct RustCells {
 
 impl Default for RustCells {
     fn default() -> Self {
-        Self::new()
+        Self::new(Vec::new())
     }
 }
 
 impl RustCells {
-    pub fn new() -> Self {
+    /// `prelude`: evcxr commands and code run once, before the first cell (the model-call API).
+    pub fn new(prelude: Vec<String>) -> Self {
         let (tx, rx) = std_mpsc::channel();
         let process = Arc::new(Mutex::new(None));
         let worker_process = process.clone();
         std::thread::Builder::new()
             .name("evcxr".into())
-            .spawn(move || worker(rx, worker_process))
+            .spawn(move || worker(rx, worker_process, prelude))
             .expect("spawning the evcxr thread");
         Self {
             requests: tx,
@@ -151,7 +152,13 @@ fn evcxr_error(e: evcxr::Error) -> CellError {
     }
 }
 
-fn worker(requests: std_mpsc::Receiver<Request>, process: Arc<Mutex<Option<Arc<Mutex<Child>>>>>) {
+fn worker(
+    requests: std_mpsc::Receiver<Request>,
+    process: Arc<Mutex<Option<Arc<Mutex<Child>>>>>,
+    prelude: Vec<String>,
+) {
+    // Set when the prelude failed: told once, in the first cell's output.
+    let mut prelude_problem: Option<String> = None;
     let current: CurrentSink = Arc::new(Mutex::new(None));
     type Pipes = (
         crossbeam_channel::Receiver<String>,
@@ -161,9 +168,19 @@ fn worker(requests: std_mpsc::Receiver<Request>, process: Arc<Mutex<Option<Arc<M
     for request in requests {
         if context.is_none() {
             match CommandContext::new() {
-                Ok((ctx, outputs)) => {
+                Ok((mut ctx, outputs)) => {
                     let pipes = (outputs.stdout.clone(), outputs.stderr.clone());
                     forward_output(outputs, current.clone());
+                    for line in &prelude {
+                        if let Err(e) = ctx.execute(line) {
+                            prelude_problem = Some(format!(
+                                "model calls from Rust cells (chat, Chat, chat_all, grade, …) are not available: `{line}` failed: {}",
+                                evcxr_error(e).evalue
+                            ));
+                            break;
+                        }
+                    }
+                    drain(&pipes);
                     *process.lock().expect("process lock") = Some(ctx.process_handle());
                     context = Some((ctx, pipes));
                 }
@@ -180,6 +197,9 @@ fn worker(requests: std_mpsc::Receiver<Request>, process: Arc<Mutex<Option<Arc<M
         let (ctx, pipes) = context.as_mut().expect("context started above");
         match request {
             Request::Execute { code, sink, reply } => {
+                if let Some(problem) = prelude_problem.take() {
+                    sink.stream(StreamName::Stderr, &format!("{problem}\n"));
+                }
                 *current.lock().expect("sink lock") = Some(sink);
                 let result = ctx.execute(&code);
                 drain(pipes);

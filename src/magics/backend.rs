@@ -62,7 +62,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         changed = true;
     }
     if changed {
-        session.reset();
+        session.reset().await;
     }
     let backend = session.backend().await.map_err(backend_error)?;
     let info = backend.info();

@@ -7,6 +7,7 @@ mod backend;
 pub mod cell;
 mod chat;
 mod debate;
+mod endpoint;
 mod help;
 mod models;
 mod probe;
@@ -21,7 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::display::{Bundle, CellError, OutputSink};
 pub use cell::MagicCall;
-pub use session::Session;
+pub use records::write_run_record;
+pub use session::{Session, SharedBackend};
 
 /// What a magic gets to work with.
 pub struct MagicContext<'a> {
@@ -77,6 +79,13 @@ pub const MAGICS: &[MagicSpec] = &[
             "the four RLHF challenges (Casper et al. 2023): cards, simulations, findings templates",
         example: ":rlhf-challenge reward-hacking --simulate",
         command: rlhf::RlhfArgs::command,
+    },
+    MagicSpec {
+        name: "endpoint",
+        summary:
+            "the OpenAI-compatible endpoint Rust cells call (chat, Chat, chat_all), for any client",
+        example: ":endpoint",
+        command: endpoint::EndpointArgs::command,
     },
     MagicSpec {
         name: "chat",
@@ -163,6 +172,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         "probe" => probe::run(call, ctx).await,
         "rlhf-challenge" => rlhf::run(call, ctx),
         "debate" => debate::run(call, ctx).await,
+        "endpoint" => endpoint::run(call, ctx),
         other => Err(CellError::new(
             "UsageError",
             format!("unknown magic :{other}"),
