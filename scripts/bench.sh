@@ -7,6 +7,8 @@
 #   3. client and rendering overhead against an instant server (alignment-lab bench --only overhead)
 #   4. the embedded engine beside llama.cpp driven directly, batching, :chat overhead, memory,
 #      and the course debate on the embedded model batched vs sequential (alignment-lab bench)
+#   5. model calls from Rust cells: the endpoint beside the magic path, first and later Rust cells
+#      beside :chat, chat_all beside one call (alignment-lab bench --only cells)
 # Sets up a fresh machine the same way as the test script (scripts/prepare.sh).
 #   scripts/bench.sh            # REPEAT=3 by default (about 15 minutes on 2 cores)
 set -euo pipefail
@@ -25,7 +27,7 @@ section "Kernel start-up and idle memory, beside ipykernel"
 "$VENV/bin/python" bench/kernel_startup.py --binary "$BIN" --repeat "$REPEAT" 2>&1 | tee -a "$LOG"
 section "Course workloads against a fake server (200 ms per call, 4 slots per model), beside sequential Python + openai"
 "$VENV/bin/python" bench/course_speed.py --repeat "$REPEAT" 2>&1 | tee -a "$LOG"
-section "Client and rendering overhead; embedded engine; course debate on the embedded model"
+section "Client and rendering overhead; embedded engine; course debate on the embedded model; Rust cells"
 "$BIN" bench --repeat "$REPEAT" 2>&1 | tee -a "$LOG"
 
 {

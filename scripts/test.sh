@@ -38,6 +38,7 @@ step "Benchmark: kernel start to kernel_info_reply, beside ipykernel"
 step "Benchmark: course workloads on a 200 ms fake server, beside sequential Python + openai"
 "$VENV/bin/python" bench/course_speed.py --repeat 2 | tee "$OUT/course-speed.txt"
 
-step "Benchmark: overhead; embedded engine against llama.cpp direct; debate batching (full run: scripts/bench.sh)"
+step "Benchmark: overhead; embedded engine against llama.cpp direct; debate batching; Rust cells (full run: scripts/bench.sh)"
 "$BIN" bench --repeat 3 --only overhead,embedded | tee "$OUT/alignment-lab-bench.txt"
 "$BIN" bench --repeat 1 --only debate | tee -a "$OUT/alignment-lab-bench.txt"
+"$BIN" bench --repeat 1 --only cells | tee -a "$OUT/alignment-lab-bench.txt"

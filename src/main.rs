@@ -53,7 +53,7 @@ enum Command {
         tokens: u32,
         #[arg(long, default_value_t = 3)]
         repeat: usize,
-        /// Run only these groups (default: all): embedded, overhead, debate.
+        /// Run only these groups (default: all): embedded, overhead, debate, cells.
         #[arg(long, value_enum, value_delimiter = ',')]
         only: Vec<alignment_lab::bench::Part>,
         /// Internal: print this process's resident memory after loading the model and answering.

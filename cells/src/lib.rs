@@ -17,6 +17,12 @@
 //! for q in course_questions() {
 //!     println!("{}: {}", q.id, grade(&q, &chat(&q.text)?)?);
 //! }
+//! // your own debate, graded and drawn like `:debate`
+//! let mut t = Transcript::new("my pipeline");
+//! let q = &course_questions()[0];
+//! t.round(q, &both);
+//! t.final_answer(q, &answer);
+//! t.show()?;
 //! ```
 //!
 //! Written with std alone — a small HTTP/1.1 client and JSON reader — on purpose: the crate must
@@ -27,7 +33,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 /// Why a call failed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum ChatError {
     /// The cell is not running in an Alignment Lab kernel (no endpoint in the environment).
     NoKernel,
@@ -39,17 +45,30 @@ pub enum ChatError {
     Protocol(String),
 }
 
+impl ChatError {
+    /// What went wrong, without the `ChatError:` prefix.
+    pub fn reason(&self) -> String {
+        match self {
+            ChatError::NoKernel => "no Alignment Lab kernel to call: ALIGNMENT_LAB_ENDPOINT is not set (run this in a notebook on the Rust · Alignment Lab kernel)".to_string(),
+            ChatError::Server { status, message } => format!("{message} (HTTP {status})"),
+            ChatError::Connection(e) => format!("cannot reach the kernel's endpoint: {e}"),
+            ChatError::Protocol(e) => format!("unreadable answer from the kernel: {e}"),
+        }
+    }
+}
+
+/// `ChatError: <what went wrong>`, in both forms: a cell that returns one with `?` prints it
+/// (evcxr writes the error to stderr, by default with Display), and that line is how the
+/// kernel knows the cell failed.
 impl fmt::Display for ChatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ChatError::NoKernel => write!(
-                f,
-                "no Alignment Lab kernel to call: ALIGNMENT_LAB_ENDPOINT is not set (run this in a notebook on the Rust · Alignment Lab kernel)"
-            ),
-            ChatError::Server { status, message } => write!(f, "{message} (HTTP {status})"),
-            ChatError::Connection(e) => write!(f, "cannot reach the kernel's endpoint: {e}"),
-            ChatError::Protocol(e) => write!(f, "unreadable answer from the kernel: {e}"),
-        }
+        write!(f, "ChatError: {}", self.reason())
+    }
+}
+
+impl fmt::Debug for ChatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -112,6 +131,16 @@ impl Chat {
     pub fn max_tokens(mut self, n: u32) -> Self {
         self.max_tokens = Some(n);
         self
+    }
+
+    /// Append a user turn in place (for conversations kept in a `Vec<Chat>`).
+    pub fn add_user(&mut self, text: impl Into<String>) {
+        self.messages.push(("user", text.into()));
+    }
+
+    /// Append the model's answer in place, so the next turn sees it.
+    pub fn add_assistant(&mut self, text: impl Into<String>) {
+        self.messages.push(("assistant", text.into()));
     }
 
     /// Ask and wait for the whole answer.
@@ -268,6 +297,153 @@ pub fn grade(question: &Question, answer: &str) -> Result<Grade, ChatError> {
         statement: text("statement"),
         note: text("note"),
     })
+}
+
+/// A debate your own code ran: each round's answers per agent and the final answer, per
+/// question. [`Transcript::show`] grades it with `:debate`'s grader and draws it with
+/// `:debate`'s table and plot in the cell — beside the session's latest `:debate` run, if any.
+///
+/// ```ignore
+/// let mut t = Transcript::new("2 agents, chapter prompt");
+/// t.round(&q, &answers);          // once per round, one answer per agent, in agent order
+/// t.final_answer(&q, &final_text);
+/// t.show()?;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Transcript {
+    label: String,
+    models: Vec<String>,
+    questions: Vec<TranscriptQuestion>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct TranscriptQuestion {
+    id: String,
+    rounds: Vec<Vec<String>>,
+    final_answer: Option<String>,
+}
+
+/// What [`Transcript::show`] measured, for use in later cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Questions with a reference answer.
+    pub graded: usize,
+    /// Of those, how many final answers were right.
+    pub final_correct: usize,
+    /// Of those, how many last-round majorities were right.
+    pub majority_correct: usize,
+    /// Share of right agent answers per round (`None` where nothing was graded).
+    pub accuracy_by_round: Vec<Option<f64>>,
+}
+
+impl Transcript {
+    /// An empty transcript; `label` names your pipeline in the report.
+    pub fn new(label: &str) -> Self {
+        Self {
+            label: label.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// The models your agents used, cycled over agents (default: the session's default model).
+    pub fn models<S: Into<String>>(mut self, ids: impl IntoIterator<Item = S>) -> Self {
+        self.models = ids.into_iter().map(Into::into).collect();
+        self
+    }
+
+    fn entry(&mut self, question: &Question) -> &mut TranscriptQuestion {
+        let i = match self.questions.iter().position(|q| q.id == question.id) {
+            Some(i) => i,
+            None => {
+                self.questions.push(TranscriptQuestion {
+                    id: question.id.clone(),
+                    ..TranscriptQuestion::default()
+                });
+                self.questions.len() - 1
+            }
+        };
+        &mut self.questions[i]
+    }
+
+    /// Record the next round for `question`: one answer per agent, in agent order.
+    pub fn round(&mut self, question: &Question, answers: &[String]) {
+        self.entry(question).rounds.push(answers.to_vec());
+    }
+
+    /// Record the final-answer call's answer for `question`.
+    pub fn final_answer(&mut self, question: &Question, answer: &str) {
+        self.entry(question).final_answer = Some(answer.to_string());
+    }
+
+    /// How many rounds are recorded for `question`.
+    pub fn rounds_of(&self, question: &Question) -> usize {
+        self.questions
+            .iter()
+            .find(|q| q.id == question.id)
+            .map_or(0, |q| q.rounds.len())
+    }
+
+    /// Grade and draw it in this cell (summary, answers per agent and round, plot, transcripts,
+    /// and the comparison with the session's latest `:debate`); also written to a run record.
+    pub fn show(&self) -> Result<Report, ChatError> {
+        let reply = post_at("/alignment-lab/report", &self.to_json(), false)?;
+        let count = |k: &str| match reply.get(k) {
+            Some(json::Value::Number(n)) => *n as usize,
+            _ => 0,
+        };
+        let accuracy_by_round = reply
+            .get("accuracy_by_round")
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .map(|v| match v {
+                        json::Value::Number(n) => Some(*n),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Report {
+            graded: count("graded"),
+            final_correct: count("final_correct"),
+            majority_correct: count("majority_correct"),
+            accuracy_by_round,
+        })
+    }
+
+    fn to_json(&self) -> String {
+        let strings = |xs: &[String]| {
+            xs.iter()
+                .map(|x| json::quote(x))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let questions: Vec<String> = self
+            .questions
+            .iter()
+            .map(|q| {
+                let rounds: Vec<String> = q
+                    .rounds
+                    .iter()
+                    .map(|r| format!("[{}]", strings(r)))
+                    .collect();
+                format!(
+                    r#"{{"question":{},"rounds":[{}],"final_answer":{}}}"#,
+                    json::quote(&q.id),
+                    rounds.join(","),
+                    q.final_answer
+                        .as_deref()
+                        .map_or("null".to_string(), json::quote)
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"label":{},"models":[{}],"questions":[{}]}}"#,
+            json::quote(&self.label),
+            strings(&self.models),
+            questions.join(",")
+        )
+    }
 }
 
 /// The kernel's endpoint (base URL with `/v1`) and token, to use with any OpenAI client.
@@ -613,6 +789,52 @@ mod tests {
         assert_eq!(items[4].as_str(), Some("x\n\"y\" é 😀"));
         assert_eq!(json::quote("a\"b\\c\nd\u{1}"), r#""a\"b\\c\nd\u0001""#);
         assert!(json::parse("{").is_err());
+    }
+
+    #[test]
+    fn transcripts_are_json_in_round_order() {
+        let q = &course_questions()[2];
+        let mut t = Transcript::new("mine").models(["a", "b"]);
+        t.round(
+            q,
+            &[
+                "Answer: 10 hours".to_string(),
+                "Answer: 5 hours".to_string(),
+            ],
+        );
+        t.round(
+            q,
+            &["Answer: 5 hours".to_string(), "Answer: 5 hours".to_string()],
+        );
+        t.final_answer(q, "Final answer: 5 hours");
+        assert_eq!(t.rounds_of(q), 2);
+        let v = json::parse(&t.to_json()).unwrap();
+        assert_eq!(v.get("label").unwrap().as_str(), Some("mine"));
+        let tq = v.get("questions").unwrap().index(0).unwrap();
+        assert_eq!(tq.get("question").unwrap().as_str(), Some("shirts"));
+        let rounds = tq.get("rounds").unwrap().as_array().unwrap();
+        assert_eq!(rounds.len(), 2);
+        assert_eq!(
+            rounds[0].index(0).unwrap().as_str(),
+            Some("Answer: 10 hours")
+        );
+        assert_eq!(
+            tq.get("final_answer").unwrap().as_str(),
+            Some("Final answer: 5 hours")
+        );
+        let empty = json::parse(&Transcript::new("x").to_json()).unwrap();
+        assert_eq!(empty.get("questions").unwrap().as_array().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn errors_print_what_went_wrong() {
+        let e = ChatError::Server {
+            status: 502,
+            message: "model not loaded".into(),
+        };
+        assert_eq!(format!("{e:?}"), "ChatError: model not loaded (HTTP 502)");
+        assert_eq!(e.to_string(), format!("{e:?}"));
+        assert_eq!(e.reason(), "model not loaded (HTTP 502)");
     }
 
     #[test]

@@ -5,11 +5,14 @@
 //!   overhead over raw generation, resident memory.
 //! - `overhead`: the HTTP client and rendering against a server that answers at once.
 //! - `debate`: the course debate on the embedded model, batched against sequential decoding.
+//! - `cells`: model calls from Rust cells — the endpoint against the magic path, the first and
+//!   later Rust cells against `:chat`, `chat_all` against one call.
 
 pub mod canned_server;
 mod debate;
 mod embedded;
 mod overhead;
+mod rust_cells;
 
 use std::path::PathBuf;
 
@@ -29,6 +32,7 @@ pub enum Part {
     Embedded,
     Overhead,
     Debate,
+    Cells,
 }
 
 pub async fn run(opts: BenchOptions, parts: &[Part]) -> Result<()> {
@@ -41,6 +45,9 @@ pub async fn run(opts: BenchOptions, parts: &[Part]) -> Result<()> {
     }
     if all || parts.contains(&Part::Debate) {
         debate::run(&opts).await?;
+    }
+    if all || parts.contains(&Part::Cells) {
+        rust_cells::run(&opts).await?;
     }
     Ok(())
 }
@@ -93,6 +100,22 @@ pub(crate) fn last_record(events: &[crate::display::SinkEvent]) -> Option<&serde
         }
         SinkEvent::Stream(..) => None,
     })
+}
+
+/// An engine whose backend is `server`'s `canned-a`, with its data in `home`.
+pub(crate) fn engine_for(
+    server: &canned_server::CannedServer,
+    home: &ScratchHome,
+) -> Result<crate::engine::Engine> {
+    let config = crate::llm::LabConfig::from_lookup(|k| match k {
+        "ALIGNMENT_LAB_BACKEND" => Some("openai".into()),
+        "ALIGNMENT_LAB_BASE_URL" => Some(server.base_url.clone()),
+        "ALIGNMENT_LAB_MODEL" => Some("canned-a".into()),
+        "ALIGNMENT_LAB_HOME" => Some(home.0.display().to_string()),
+        _ => None,
+    })
+    .map_err(anyhow::Error::msg)?;
+    Ok(crate::engine::Engine::new(config))
 }
 
 /// A data dir for one benchmark run, removed afterwards, so run records do not pile up in the

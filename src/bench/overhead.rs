@@ -9,11 +9,10 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::canned_server::CannedServer;
-use super::{execute, last_record, line, stats, BenchOptions, ScratchHome};
+use super::{engine_for, execute, last_record, line, stats, BenchOptions, ScratchHome};
 use crate::display::SinkEvent;
-use crate::engine::Engine;
 use crate::llm::openai::{HttpSettings, OpenAiBackend};
-use crate::llm::{ChatBackend, ChatRequest, LabConfig, Message};
+use crate::llm::{ChatBackend, ChatRequest, Message};
 
 const CALLS: usize = 200;
 const CHAT_CELLS: usize = 50;
@@ -69,15 +68,7 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
     });
     let cancel = CancellationToken::new();
     let home = ScratchHome::new("overhead")?;
-    let config = LabConfig::from_lookup(|k| match k {
-        "ALIGNMENT_LAB_BACKEND" => Some("openai".into()),
-        "ALIGNMENT_LAB_BASE_URL" => Some(server.base_url.clone()),
-        "ALIGNMENT_LAB_MODEL" => Some("canned-a".into()),
-        "ALIGNMENT_LAB_HOME" => Some(home.0.display().to_string()),
-        _ => None,
-    })
-    .map_err(anyhow::Error::msg)?;
-    let mut engine = Engine::new(config);
+    let mut engine = engine_for(&server, &home)?;
     let chat_cell = ":chat --temperature 0 --seed 1 --max-tokens 16\nSay hello.";
 
     // Warm up: connections, the engine's backend, lazy statics.

@@ -38,15 +38,9 @@ pub fn prelude(dir: &Path) -> Vec<String> {
     ]
 }
 
-/// The crate itself, compiled here too so its table can be checked against the kernel's.
-#[cfg(test)]
-#[path = "../../cells/src/lib.rs"]
-#[allow(dead_code)]
-mod cells;
-
 #[cfg(test)]
 mod tests {
-    use super::cells;
+    use crate::cells_client as cells;
     use crate::lab::course::{course_suite, COURSE_IDS};
 
     #[test]

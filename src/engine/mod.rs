@@ -1,7 +1,9 @@
 //! The cell engine: decides whether a cell is one of our magics or Rust for evcxr, and runs it.
 //! The Jupyter kernel, `alignment-lab run` and the tests all execute cells through this.
 
+mod cell_output;
 mod cells_crate;
+mod compile_errors;
 pub mod endpoint;
 mod notebook;
 mod rust_cells;
@@ -36,7 +38,11 @@ impl Engine {
     pub fn new(config: LabConfig) -> Self {
         let mut session = Session::new(config);
         let home = session.config.home.clone();
-        let endpoint = match endpoint::Endpoint::reserve(session.shared(), home.clone()) {
+        let endpoint = match endpoint::Endpoint::reserve(
+            session.shared(),
+            session.debates.clone(),
+            home.clone(),
+        ) {
             Ok(e) => {
                 // Before evcxr starts its child, which inherits the environment.
                 e.export_to_environment();

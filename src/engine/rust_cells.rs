@@ -6,19 +6,19 @@ use std::process::Child;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 
-use evcxr::{CommandContext, EvalContextOutputs};
+use evcxr::CommandContext;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+use super::cell_output::{CellOutput, Limits};
+use super::compile_errors::Diagnostic;
 use crate::display::{Bundle, CellError, OutputSink, StreamName};
-
-type CurrentSink = Arc<Mutex<Option<Arc<dyn OutputSink>>>>;
 
 enum Request {
     Execute {
         code: String,
         sink: Arc<dyn OutputSink>,
-        reply: oneshot::Sender<Result<Option<Bundle>, evcxr::Error>>,
+        reply: oneshot::Sender<Result<Option<Bundle>, CellError>>,
     },
     Complete {
         code: String,
@@ -95,7 +95,7 @@ impl RustCells {
             Err(_) if interrupted => Err(CellError::interrupted(
                 "the Rust cell was stopped. evcxr restarted its process, so variables from earlier cells are gone: re-run the cells that define them",
             )),
-            Err(e) => Err(evcxr_error(e)),
+            Err(e) => Err(e),
         }
     }
 
@@ -120,21 +120,15 @@ impl RustCells {
 fn evcxr_error(e: evcxr::Error) -> CellError {
     match e {
         evcxr::Error::CompilationErrors(errors) => {
-            let first = errors
+            let diagnostics: Vec<Diagnostic> = errors.iter().map(Diagnostic::from_evcxr).collect();
+            let first = diagnostics
                 .first()
-                .map(|e| e.message())
-                .unwrap_or_else(|| "compilation failed".into());
-            let traceback = errors
-                .iter()
-                .map(|e| {
-                    let rendered = e.rendered();
-                    if rendered.trim().is_empty() {
-                        e.message()
-                    } else {
-                        rendered
-                    }
+                .map(|d| match d.marks.first() {
+                    Some(m) => format!("{} (line {} of the cell)", d.message, m.line),
+                    None => d.message.clone(),
                 })
-                .collect();
+                .unwrap_or_else(|| "compilation failed".into());
+            let traceback = diagnostics.iter().map(Diagnostic::render).collect();
             CellError::new("CompilationError", first).with_traceback(traceback)
         }
         evcxr::Error::SubprocessTerminated(msg) => CellError::new(
@@ -159,18 +153,18 @@ fn worker(
 ) {
     // Set when the prelude failed: told once, in the first cell's output.
     let mut prelude_problem: Option<String> = None;
-    let current: CurrentSink = Arc::new(Mutex::new(None));
     type Pipes = (
         crossbeam_channel::Receiver<String>,
         crossbeam_channel::Receiver<String>,
     );
-    let mut context: Option<(CommandContext, Pipes)> = None;
+    let mut context: Option<(CommandContext, Pipes, CellOutput)> = None;
     for request in requests {
         if context.is_none() {
             match CommandContext::new() {
                 Ok((mut ctx, outputs)) => {
                     let pipes = (outputs.stdout.clone(), outputs.stderr.clone());
-                    forward_output(outputs, current.clone());
+                    let output =
+                        CellOutput::start(outputs.stdout, outputs.stderr, Limits::default());
                     for line in &prelude {
                         if let Err(e) = ctx.execute(line) {
                             prelude_problem = Some(format!(
@@ -182,38 +176,41 @@ fn worker(
                     }
                     drain(&pipes);
                     *process.lock().expect("process lock") = Some(ctx.process_handle());
-                    context = Some((ctx, pipes));
+                    context = Some((ctx, pipes, output));
                 }
                 Err(e) => {
                     if let Request::Execute { reply, .. } = request {
-                        let _ = reply.send(Err(evcxr::Error::Message(format!(
-                            "evcxr could not start (is a Rust toolchain with rust-src installed?): {e}"
-                        ))));
+                        let _ = reply.send(Err(CellError::new(
+                            "EvcxrError",
+                            format!("evcxr could not start (is a Rust toolchain with rust-src installed?): {e}"),
+                        )));
                     }
                     continue;
                 }
             }
         }
-        let (ctx, pipes) = context.as_mut().expect("context started above");
+        let (ctx, pipes, output) = context.as_mut().expect("context started above");
         match request {
             Request::Execute { code, sink, reply } => {
                 if let Some(problem) = prelude_problem.take() {
                     sink.stream(StreamName::Stderr, &format!("{problem}\n"));
                 }
-                *current.lock().expect("sink lock") = Some(sink);
+                output.begin(sink);
                 let result = ctx.execute(&code);
                 drain(pipes);
-                *current.lock().expect("sink lock") = None;
+                let failure = output.end();
                 *process.lock().expect("process lock") = Some(ctx.process_handle());
-                let result = result.map(|outputs| {
-                    (!outputs.is_empty()).then(|| {
+                let result = match (result, failure) {
+                    (Ok(_), Some(failure)) => Err(CellError::new(failure.ename, failure.evalue)),
+                    (Ok(outputs), None) => Ok((!outputs.is_empty()).then(|| {
                         let mut bundle = Bundle::default();
                         for (mime, content) in outputs.content_by_mime_type {
                             bundle = bundle.with(&mime, content);
                         }
                         bundle
-                    })
-                });
+                    })),
+                    (Err(e), _) => Err(evcxr_error(e)),
+                };
                 let _ = reply.send(result);
             }
             Request::Complete {
@@ -254,25 +251,5 @@ fn drain(
             return;
         }
         std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// Deliver the child's stdout/stderr lines to whichever cell is running.
-fn forward_output(outputs: EvalContextOutputs, current: CurrentSink) {
-    for (rx, name) in [
-        (outputs.stdout, StreamName::Stdout),
-        (outputs.stderr, StreamName::Stderr),
-    ] {
-        let current = current.clone();
-        std::thread::spawn(move || {
-            for line in rx {
-                let guard = current.lock().expect("sink lock");
-                match guard.as_ref() {
-                    Some(sink) => sink.stream(name, &format!("{line}\n")),
-                    // Output between cells (e.g. from a background thread) goes to the log.
-                    None => tracing::info!("evcxr {name:?}: {line}"),
-                }
-            }
-        });
     }
 }

@@ -24,6 +24,10 @@ use crate::engine::Engine;
 use crate::llm::LabConfig;
 use iopub::IopubSender;
 
+/// After a failed cell, how long to keep looking for requests queued behind it. Run All sends
+/// every request at once, so they are all queued well within this.
+const ABORT_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Run the kernel until a shutdown request arrives.
 pub async fn run(connection_file: &Path) -> Result<()> {
     let text = std::fs::read_to_string(connection_file)
@@ -132,10 +136,18 @@ pub async fn run(connection_file: &Path) -> Result<()> {
 
     let mut engine = Engine::new(config);
     let mut execution_count = 0usize;
+    // When a cell failed or was interrupted with `stop_on_error`: the time it ended. Execute
+    // requests sent before then and still queued (Run All) are answered `aborted`, as Jupyter
+    // expects; one sent after it (the student runs a cell again) runs.
+    let mut aborting: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         let msg = tokio::select! {
             m = shell_rx.read() => m,
             _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(ABORT_WINDOW), if aborting.is_some() => {
+                aborting = None;
+                continue;
+            }
         };
         let msg = match msg {
             Ok(m) => m,
@@ -151,12 +163,18 @@ pub async fn run(connection_file: &Path) -> Result<()> {
         };
         iopub.send(Status::busy().as_child_of(&msg));
         let reply = match &msg.content {
+            JupyterMessageContent::ExecuteRequest(_)
+                if aborting.is_some_and(|failed_at| msg.header.date <= failed_at) =>
+            {
+                Some(replies::aborted(&msg, execution_count))
+            }
             JupyterMessageContent::ExecuteRequest(req) => {
                 let cancel = CancellationToken::new();
                 *running.lock().expect("running lock") = cancel.clone();
                 let r =
                     replies::execute(&mut engine, &iopub, &msg, req, &mut execution_count, cancel)
                         .await;
+                aborting = (req.stop_on_error && replies::failed(&r)).then(chrono::Utc::now);
                 Some(r)
             }
             JupyterMessageContent::KernelInfoRequest(_) => Some(replies::kernel_info(&msg)),

@@ -108,6 +108,26 @@ pub async fn execute(
     }
 }
 
+/// The reply to an execute request queued behind a failed or interrupted cell: not run.
+pub fn aborted(parent: &JupyterMessage, execution_count: usize) -> JupyterMessage {
+    ExecuteReply {
+        status: ReplyStatus::Aborted,
+        execution_count: ExecutionCount::new(execution_count),
+        payload: vec![],
+        user_expressions: None,
+        error: None,
+    }
+    .as_child_of(parent)
+}
+
+/// Whether an execute reply reports a failure (an error or an interrupt).
+pub fn failed(reply: &JupyterMessage) -> bool {
+    matches!(
+        &reply.content,
+        jupyter_protocol::JupyterMessageContent::ExecuteReply(r) if r.status == ReplyStatus::Error
+    )
+}
+
 /// Jupyter counts `cursor_pos` in unicode code points; Rust strings index bytes.
 fn byte_offset(code: &str, cursor_chars: usize) -> usize {
     code.char_indices()

@@ -229,7 +229,8 @@ pub struct Round {
 }
 
 impl Round {
-    fn new(round: usize, answers: Vec<AgentAnswer>) -> Self {
+    /// A round's answers with their majority and agreement (an errored answer does not vote).
+    pub fn new(round: usize, answers: Vec<AgentAnswer>) -> Self {
         let grades: Vec<Option<&Grade>> = answers
             .iter()
             .filter(|a| a.error.is_none())
@@ -280,6 +281,31 @@ pub struct QuestionResult {
     pub prompt_tokens: u64,
     /// Summed time to first token of those calls (on the embedded backend: prompt processing).
     pub first_token_ms: u64,
+}
+
+impl QuestionResult {
+    /// A question before any answer: no rounds, no grades, no time spent.
+    pub fn new(question: &Question) -> Self {
+        Self {
+            question: question.text.clone(),
+            reference: question.reference.clone(),
+            rounds: Vec::new(),
+            final_answer: None,
+            final_text: String::new(),
+            final_correct: None,
+            final_grade: None,
+            majority_answer: None,
+            majority_correct: None,
+            correct: None,
+            baselines: None,
+            cancelled: false,
+            error: None,
+            millis: 0,
+            completion_tokens: 0,
+            prompt_tokens: 0,
+            first_token_ms: 0,
+        }
+    }
 }
 
 struct Call<'a> {
@@ -410,25 +436,7 @@ async fn run_question(
     let reference = question.reference.as_ref();
     let mut histories: Vec<Vec<Message>> = vec![Vec::new(); spec.agents];
     let mut rounds: Vec<Round> = Vec::new();
-    let mut result = QuestionResult {
-        question: question.text.clone(),
-        reference: question.reference.clone(),
-        rounds: Vec::new(),
-        final_answer: None,
-        final_text: String::new(),
-        final_correct: None,
-        final_grade: None,
-        majority_answer: None,
-        majority_correct: None,
-        correct: None,
-        baselines: None,
-        cancelled: false,
-        error: None,
-        millis: 0,
-        completion_tokens: 0,
-        prompt_tokens: 0,
-        first_token_ms: 0,
-    };
+    let mut result = QuestionResult::new(question);
     for r in 0..spec.rounds {
         let prev: Option<Vec<String>> = rounds
             .last()

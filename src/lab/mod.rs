@@ -12,3 +12,4 @@ pub mod refusal;
 pub mod rlhf;
 pub mod stats;
 pub mod strategies;
+pub mod transcript;

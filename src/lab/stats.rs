@@ -89,6 +89,27 @@ pub fn samples_needed(comparisons: usize, alpha: f64) -> u64 {
         .unwrap_or(1000)
 }
 
+/// Exact McNemar (sign) test for two methods on the same items: `only_first` items right for
+/// the first method alone, `only_second` for the second alone. Two-sided p-value; items both got
+/// right or both got wrong say nothing about which is better.
+pub fn mcnemar_exact(only_first: u64, only_second: u64) -> f64 {
+    let n = only_first + only_second;
+    if n == 0 {
+        return 1.0;
+    }
+    let k = only_first.min(only_second);
+    // P(X <= k) for X ~ Binomial(n, 1/2), summed in logs so large n does not overflow.
+    let ln_half_n = n as f64 * 0.5f64.ln();
+    let tail: f64 = (0..=k).map(|i| (ln_choose(n, i) + ln_half_n).exp()).sum();
+    (2.0 * tail).min(1.0)
+}
+
+/// The smallest p-value [`mcnemar_exact`] can give on `items` paired items (one method right on
+/// all of them, the other on none).
+pub fn smallest_mcnemar_p(items: u64) -> f64 {
+    mcnemar_exact(items, 0)
+}
+
 /// Cohen's kappa between two raters' labels of the same items: 1 is perfect agreement, 0 is what
 /// chance would give. `None` with no items, or when both raters used a single label (undefined).
 pub fn cohen_kappa<T: PartialEq + Copy>(pairs: &[(T, T)]) -> Option<f64> {
@@ -125,6 +146,21 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-4
+    }
+
+    #[test]
+    fn mcnemar_matches_the_binomial_by_hand() {
+        // 5 discordant pairs all one way: 2 * (1/2)^5.
+        assert!(close(mcnemar_exact(5, 0), 0.0625));
+        assert!(close(mcnemar_exact(0, 5), 0.0625));
+        // 6 vs 1 of 7: 2 * (1 + 7) / 128.
+        assert!(close(mcnemar_exact(6, 1), 0.125));
+        assert_eq!(mcnemar_exact(0, 0), 1.0);
+        assert_eq!(mcnemar_exact(3, 3), 1.0);
+        // Five paired questions can never reach 0.05; six can.
+        assert!(smallest_mcnemar_p(5) > 0.05 && smallest_mcnemar_p(6) < 0.05);
+        // Large counts do not overflow.
+        assert!(mcnemar_exact(600, 400) < 1e-9);
     }
 
     #[test]

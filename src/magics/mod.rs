@@ -6,7 +6,7 @@
 mod backend;
 pub mod cell;
 mod chat;
-mod debate;
+pub mod debate;
 mod endpoint;
 mod help;
 mod models;

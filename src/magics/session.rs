@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use super::debate::DebateBoard;
 use crate::llm::discovery;
 use crate::llm::{ChatBackend, LabConfig, LlmError};
 use crate::reveal::RevealServer;
@@ -14,6 +15,8 @@ pub struct Session {
     reveal: Option<RevealServer>,
     /// Where the kernel serves this session for Rust cells: base URL and token.
     endpoint: Option<(String, String)>,
+    /// The latest `:debate` run and student pipeline, each compared with the other.
+    pub debates: DebateBoard,
 }
 
 /// The session's backend as the magics and the loopback endpoint for Rust cells both see it:
@@ -65,6 +68,7 @@ impl Session {
             reason: None,
             reveal: None,
             endpoint: None,
+            debates: DebateBoard::default(),
         }
     }
 

@@ -6,6 +6,9 @@ Models:
   slow-model  trickles one word every 0.2 s for about a minute (for interrupt tests)
   numbered-model  answers "Stand-in answer #0001." with a counter, so a test can find each
               answer (and its SHA-256 in a run record) again
+  course-model  answers the course's five debate questions: right, except the shirts question
+              in a conversation's first turn ("10 hours"); right after any earlier turn and in a
+              final call that quotes the rounds — so a debate's accuracy rises from 80% to 100%
 """
 
 import json
@@ -16,7 +19,29 @@ from http.server import BaseHTTPRequestHandler
 from local_server import LocalServer
 
 
-MODELS = ("fake-model", "slow-model", "numbered-model")
+MODELS = ("fake-model", "slow-model", "numbered-model", "course-model")
+
+COURSE_ANSWERS = (
+    ("first 100 natural numbers", "Pair 1 with 100, 2 with 99 and so on: 50 pairs of 101.\nAnswer: 5050"),
+    ("9 women", "Pregnancy cannot be shared between people.\nAnswer: 9 months"),
+    ("14 shirts", "The shirts dry in parallel in the same sun.\nAnswer: 5 hours"),
+    ("wolf, a goat", "1. Take the goat across.\n2. Go back alone.\n3. Take the wolf across.\n4. Bring the goat back.\n5. Take the cabbage across.\n6. Go back alone.\n7. Take the goat across.\nAnswer: the seven crossings above."),
+    ("behind your father", "Stand so that your backs touch.\nAnswer: back to back"),
+)
+
+
+def course_answer(messages):
+    """What course-model says: found by the conversation's first user turn (the question)."""
+    users = [m.get("content", "") for m in messages if m.get("role") == "user"]
+    first = users[0] if users else ""
+    earlier_turns = any(m.get("role") == "assistant" for m in messages)
+    final_call = "Round 1" in first and "Agent 1" in first
+    for key, answer in COURSE_ANSWERS:
+        if key in first:
+            if key == "14 shirts" and not earlier_turns and not final_call:
+                return "Twice the shirts take twice as long.\nAnswer: 10 hours"
+            return answer
+    return "Answer: I do not know."
 
 
 class FakeOpenAI(LocalServer):
@@ -66,6 +91,9 @@ class FakeOpenAI(LocalServer):
                 self.end_headers()
                 if model == "fake-model":
                     words, delay = ["Hello ", "from ", "the ", "fake ", "model."], 0.0
+                elif model == "course-model":
+                    answer = course_answer(req.get("messages", []))
+                    words, delay = [answer[:12], answer[12:]], 0.0
                 elif model == "numbered-model":
                     with fake.lock:
                         answer = f"Stand-in answer #{len(fake.numbered_answers) + 1:04d}."

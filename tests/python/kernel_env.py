@@ -42,3 +42,14 @@ def artifacts_dir():
     path = pathlib.Path(out) if out else pathlib.Path(tempfile.gettempdir()) / "alignment-lab-test-output"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def embedded_kernel_env(home):
+    """The environment for a kernel on the embedded SmolLM2 model (no server), data in `home`."""
+    return kernel_env(
+        ALIGNMENT_LAB_BACKEND="embedded",
+        ALIGNMENT_LAB_GGUF=str(embedded_gguf()),
+        ALIGNMENT_LAB_BASE_URL=None,
+        ALIGNMENT_LAB_MODEL=None,
+        ALIGNMENT_LAB_HOME=str(home),
+    )

@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 from nbconvert.exporters import LatexExporter
 
-from kernel_env import embedded_gguf, kernel_env, artifacts_dir
+from kernel_env import embedded_gguf, embedded_kernel_env, kernel_env, artifacts_dir
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 COURSE = ROOT / "notebooks" / "alignment-lab.ipynb"
@@ -114,13 +114,7 @@ def test_course_notebook_runs_on_the_embedded_model(tmp_path):
             pytest.fail(f"embedded model missing at {embedded_gguf()}")
         pytest.skip("embedded model not downloaded (scripts/fetch-model.sh)")
     nb = nbformat.read(COURSE, as_version=4)
-    with kernel_env(
-        ALIGNMENT_LAB_BACKEND="embedded",
-        ALIGNMENT_LAB_GGUF=str(embedded_gguf()),
-        ALIGNMENT_LAB_BASE_URL=None,
-        ALIGNMENT_LAB_MODEL=None,
-        ALIGNMENT_LAB_HOME=str(tmp_path),
-    ):
+    with embedded_kernel_env(tmp_path):
         execute(nb, cell_timeout=1200)
     check_export(nb, "course-embedded")
     chat = [o for o in nb.cells[5].outputs if o.output_type == "display_data"][-1]

@@ -24,6 +24,7 @@ import socket
 import struct
 import subprocess
 import time
+import urllib.parse
 import uuid
 
 import psutil
@@ -578,8 +579,10 @@ def listening(pid):
 
 @pytest.mark.parametrize("ip", ["127.0.0.1", "127.0.0.2"])
 def test_sockets_bind_only_to_the_connection_file_address(fake_server, tmp_path, ip):
-    """The kernel launched on a connection file listens on exactly its five ports at its IP.
-    127.0.0.2 (also loopback on Linux) shows the address comes from the file, not a default."""
+    """The kernel launched on a connection file listens on exactly its five ports at its IP, and
+    on one more: the token-guarded endpoint for Rust cells, on 127.0.0.1 only, at the address
+    `:endpoint` names. 127.0.0.2 (also loopback on Linux) shows the Jupyter address comes from
+    the file, not a default."""
     ports = free_ports(ip, 5)
     names = ["shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"]
     conn = dict(zip(names, ports))
@@ -602,11 +605,18 @@ def test_sockets_bind_only_to_the_connection_file_address(fake_server, tmp_path,
         msg_id = kc.execute(":chat\nhi")
         reply = kc.get_shell_msg(timeout=TIMEOUT)
         assert reply["parent_header"]["msg_id"] == msg_id and reply["content"]["status"] == "ok"
+        msg_id = kc.execute(":endpoint")
+        reply = kc.get_shell_msg(timeout=TIMEOUT)
+        assert reply["content"]["status"] == "ok"
+        endpoint = None
+        while endpoint is None:
+            msg = kc.get_iopub_msg(timeout=TIMEOUT)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "display_data":
+                endpoint = urllib.parse.urlparse(msg["content"]["metadata"]["alignment_lab"]["url"])
+        assert endpoint.hostname == "127.0.0.1"
         found = listening(proc.pid)
-        assert {addr for addr, _ in found} == {ip}, f"listening on {sorted(found)}"
-        assert {port for _, port in found} == set(ports), (
-            f"listening ports {sorted(p for _, p in found)}, connection file {sorted(ports)}"
-        )
+        expected = {(ip, p) for p in ports} | {("127.0.0.1", endpoint.port)}
+        assert found == expected, f"listening on {sorted(found)}, expected {sorted(expected)}"
     finally:
         kc.stop_channels()
         proc.terminate()

@@ -140,3 +140,100 @@ def test_any_openai_client_can_use_the_endpoint(kernel, fake_server):
         OpenAI(base_url=url, api_key="wrong").chat.completions.create(
             model="", messages=[{"role": "user", "content": "Hi"}]
         )
+
+
+def test_a_cell_printing_100000_lines_leaves_the_kernel_responsive(kernel):
+    """Lines are gathered into a few stream messages and a cell keeps its first 256 KB, with one
+    note saying how much was left out; the next cell answers at once."""
+    km, kc, home = kernel
+    reply, msgs = run(kc, 'for i in 0..100_000 { println!("line {i}"); }', timeout=600)
+    assert reply["content"]["status"] == "ok", all_text(msgs)[:2000]
+    streams = [m for m in msgs if m["msg_type"] == "stream"]
+    text = "".join(m["content"]["text"] for m in streams)
+    assert text.startswith("line 0\nline 1\n")
+    assert len(text.encode()) <= 256 * 1024
+    assert len(streams) <= 50, len(streams)
+    notes = [
+        m["content"]["data"].get("text/markdown", "")
+        for m in msgs
+        if m["msg_type"] == "display_data"
+    ]
+    assert any("more line(s) of output" in n for n in notes), notes
+    started = time.time()
+    reply, msgs = run(kc, "40 + 2")
+    assert result_text(msgs) == "42"
+    assert time.time() - started < 5
+
+
+def statuses(kc, ids, timeout=300):
+    """The execute replies of `ids`, by request, in the order the kernel sent them."""
+    replies = {}
+    while len(replies) < len(ids):
+        reply = kc.get_shell_msg(timeout=timeout)
+        replies[reply["parent_header"]["msg_id"]] = reply["content"]["status"]
+    return [replies[i] for i in ids]
+
+
+def test_run_all_stops_at_a_failing_cell(kernel):
+    km, kc, home = kernel
+    run(kc, "let warm = 1;", timeout=600)
+    # Run All: every request is sent at once; the ones queued behind the error are aborted.
+    ids = [
+        kc.execute("let a = 1;"),
+        kc.execute('panic!("this cell fails")'),
+        kc.execute("let b = 2;"),
+        kc.execute(":help"),
+    ]
+    assert statuses(kc, ids) == ["ok", "error", "aborted", "aborted"]
+    # A request sent after the failure runs at once (no waiting), with the earlier variables.
+    reply, msgs = run(kc, "a")
+    assert reply["content"]["status"] == "ok" and result_text(msgs) == "1", all_text(msgs)
+    # stop_on_error=False (what "run the rest anyway" asks for) is respected.
+    ids = [kc.execute('panic!("again")', stop_on_error=False), kc.execute("let c = 3; c")]
+    assert statuses(kc, ids) == ["error", "ok"]
+
+
+def test_run_all_stops_at_an_interrupted_cell(kernel):
+    km, kc, home = kernel
+    run(kc, "let warm = 1;", timeout=600)
+    ids = [
+        kc.execute("std::thread::sleep(std::time::Duration::from_secs(60));"),
+        kc.execute("let b = 2;"),
+        kc.execute(":models"),
+    ]
+    time.sleep(3)
+    km.interrupt_kernel()
+    assert statuses(kc, ids, timeout=60) == ["error", "aborted", "aborted"]
+    reply, msgs = run(kc, "40 + 2", timeout=600)
+    assert result_text(msgs) == "42", all_text(msgs)
+
+
+def test_compile_errors_and_panics_read_as_errors_of_the_cell(kernel):
+    """A compile error points at the student's own line (not evcxr's generated src/lib.rs); a
+    panic fails the cell with its message and without evcxr's runner backtrace."""
+    km, kc, home = kernel
+    run(kc, "let warm = 1;", timeout=600)
+    reply, msgs = run(kc, 'let n = 1;\nlet x: i32 = "a";')
+    assert reply["content"]["status"] == "error"
+    (error,) = [m["content"] for m in msgs if m["msg_type"] == "error"]
+    text = "\n".join(error["traceback"])
+    assert error["ename"] == "CompilationError" and "line 2 of the cell" in error["evalue"], error
+    assert "line 2, column 14 of this cell" in text and '2 | let x: i32 = "a";' in text, text
+    assert "^^^ expected `i32`, found `&str`" in text, text
+    assert "src/lib.rs" not in text
+    assert not [m for m in msgs if m["msg_type"] == "stream" and m["content"]["name"] == "stderr"]
+
+    reply, msgs = run(kc, 'let v: Vec<i32> = Vec::new();\nv[3]')
+    assert reply["content"]["status"] == "error"
+    (error,) = [m["content"] for m in msgs if m["msg_type"] == "error"]
+    assert error["ename"] == "Panic" and "index out of bounds" in error["evalue"], error
+    stderr = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
+    assert "panicked at" in stderr and "stack backtrace" not in stderr and "evcxr::runtime" not in stderr, stderr
+    # A model call's error returned with `?` fails the cell (evcxr alone would report success).
+    reply, msgs = run(kc, 'let a = chat("fine")?;\nlet b = Chat::new().model("no-such-model").user("x").send()?;')
+    assert reply["content"]["status"] == "error"
+    (error,) = [m["content"] for m in msgs if m["msg_type"] == "error"]
+    assert error["ename"] == "ChatError" and "no-such-model" in error["evalue"], error
+    # The kernel carries on, with the earlier variables.
+    reply, msgs = run(kc, "warm + 1")
+    assert result_text(msgs) == "2", all_text(msgs)

@@ -10,10 +10,11 @@
 //! the child (which inherits the kernel's environment).
 //!
 //! Routes: `GET /v1/models`, `POST /v1/chat/completions` (streamed or not), and for the course
-//! helpers of Rust cells `POST /alignment-lab/grade`.
+//! helpers of Rust cells `POST /alignment-lab/grade` and `POST /alignment-lab/report`.
 
 mod chat;
 mod course;
+mod report;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +31,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::display::{Bundle, OutputSink, Progress};
+use crate::magics::debate::DebateBoard;
 use crate::magics::SharedBackend;
 
 pub const URL_VAR: &str = "ALIGNMENT_LAB_ENDPOINT";
@@ -79,6 +81,8 @@ impl Default for CellState {
 
 pub(crate) struct Shared {
     backend: SharedBackend,
+    /// Where a student's pipeline meets the session's latest `:debate` run.
+    debates: DebateBoard,
     home: PathBuf,
     token: String,
     cell: Mutex<CellState>,
@@ -94,7 +98,11 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Bind a free loopback port and make a token; nothing is served yet.
-    pub fn reserve(backend: SharedBackend, home: PathBuf) -> std::io::Result<Self> {
+    pub fn reserve(
+        backend: SharedBackend,
+        debates: DebateBoard,
+        home: PathBuf,
+    ) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         listener.set_nonblocking(true)?;
         let addr: SocketAddr = listener.local_addr()?;
@@ -108,6 +116,7 @@ impl Endpoint {
             listener: Mutex::new(Some(listener)),
             shared: Arc::new(Shared {
                 backend,
+                debates,
                 home,
                 token,
                 cell: Mutex::new(CellState::default()),
@@ -142,6 +151,7 @@ impl Endpoint {
             .route("/v1/models", get(models))
             .route("/v1/chat/completions", post(chat::completions))
             .route("/alignment-lab/grade", post(course::grade))
+            .route("/alignment-lab/report", post(report::report))
             .layer(middleware::from_fn_with_state(shared.clone(), authorise))
             .with_state(shared);
         tokio::spawn(async move {
