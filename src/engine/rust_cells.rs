@@ -117,6 +117,15 @@ impl RustCells {
     }
 }
 
+fn is_unit(outputs: &evcxr::EvalOutputs) -> bool {
+    outputs.content_by_mime_type.len() == 1
+        && outputs
+            .content_by_mime_type
+            .get("text/plain")
+            .map(String::as_str)
+            == Some("()")
+}
+
 fn evcxr_error(e: evcxr::Error) -> CellError {
     match e {
         evcxr::Error::CompilationErrors(errors) => {
@@ -202,13 +211,16 @@ fn worker(
                 *process.lock().expect("process lock") = Some(ctx.process_handle());
                 let result = match (result, failure) {
                     (Ok(_), Some(failure)) => Err(CellError::new(failure.ename, failure.evalue)),
-                    (Ok(outputs), None) => Ok((!outputs.is_empty()).then(|| {
-                        let mut bundle = Bundle::default();
-                        for (mime, content) in outputs.content_by_mime_type {
-                            bundle = bundle.with(&mime, content);
-                        }
-                        bundle
-                    })),
+                    // A cell ending in a block or loop evaluates to `()`: nothing to show.
+                    (Ok(outputs), None) => {
+                        Ok((!outputs.is_empty() && !is_unit(&outputs)).then(|| {
+                            let mut bundle = Bundle::default();
+                            for (mime, content) in outputs.content_by_mime_type {
+                                bundle = bundle.with(&mime, content);
+                            }
+                            bundle
+                        }))
+                    }
                     (Err(e), _) => Err(evcxr_error(e)),
                 };
                 let _ = reply.send(result);

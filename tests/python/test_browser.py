@@ -39,6 +39,12 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 CHAT_CELL, PROBE_CELL = 5, 9
+# Exercise 3's skeleton as it ships: the TODO cell, the debate loop and the run cell, which must
+# say what is left to do (and call no model).
+EXERCISE3_CELLS = [
+    [c.get("id") for c in nbformat.read(COURSE, as_version=4).cells].index(cell_id)
+    for cell_id in ("al-ex3-todo", "al-ex3-pipeline", "al-ex3-run")
+]
 # Appended to the served copy: a reveal, as a student would add one.
 REVEAL_SOURCE = (
     ":probe --strategies direct,poem --samples 2 --seed 3 --max-tokens 96 --topic \"a lock pick\" --reveal\n"
@@ -182,6 +188,12 @@ def test_course_notebook_in_jupyterlab_and_chromium(jupyterlab):
             chat_text = chat.locator(".jp-OutputArea").inner_text()
             assert "SmolLM2" in chat_text, chat_text
             chat.screenshot(path=str(out / "jupyterlab-chat.png"))
+
+            for index in EXERCISE3_CELLS:
+                exercise3 = run_cell(page, index, 600_000)
+            todo_text = exercise3.locator(".jp-OutputArea").inner_text()
+            assert "TODO 1" in todo_text and "TODO 4" in todo_text, todo_text
+            exercise3.screenshot(path=str(out / "jupyterlab-exercise3-skeleton.png"))
 
             probe = run_cell(page, PROBE_CELL, 900_000)
             assert probe.locator(".jp-OutputArea img").count() >= 1, "no plot in the probe output"

@@ -8,10 +8,12 @@ known, so the grades can be checked exactly) and against the embedded SmolLM2 mo
 import json
 import os
 import pathlib
+import subprocess
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from jupyter_client.kernelspec import KernelSpecManager
 from nbconvert import HTMLExporter
 
 from kernel_env import artifacts_dir, embedded_gguf, embedded_kernel_env, kernel_env
@@ -153,3 +155,25 @@ def test_the_solved_pipeline_on_the_embedded_model(tmp_path):
         execute(nb, timeout=1200)
     transcript = check_solved_run(nb, tmp_path, "exercise3-embedded")
     assert transcript["models"] and "SmolLM2" in transcript["models"][0], transcript["models"]
+
+
+def test_alignment_lab_run_executes_exercise3_headlessly(fake_server, tmp_path):
+    """README's headless path (`alignment-lab run`, no Jupyter): the skeleton runs without errors
+    and says what is left; the solved version grades all five questions."""
+    binary = KernelSpecManager().get_kernel_spec("alignment-lab").argv[0]
+    for solved in (False, True):
+        path = tmp_path / f"exercise3-{solved}.ipynb"
+        nbformat.write(exercise3(solved), path)
+        out = tmp_path / f"exercise3-{solved}.executed.ipynb"
+        env = dict(os.environ, ALIGNMENT_LAB_MODEL="course-model", ALIGNMENT_LAB_HOME=str(tmp_path / "home"))
+        done = subprocess.run([binary, "run", str(path), "--output", str(out)], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        nb = nbformat.read(out, as_version=4)
+        run = cell(nb, "al-ex3-run")
+        if solved:
+            (transcript,) = records(run, "debate-transcript")
+            assert transcript["accuracy_by_round"] == [0.8, 1.0, 1.0]
+        else:
+            assert "TODO 1" in stdout(run) and not records(run, "debate-transcript")
+        assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]

@@ -237,3 +237,18 @@ def test_compile_errors_and_panics_read_as_errors_of_the_cell(kernel):
     # The kernel carries on, with the earlier variables.
     reply, msgs = run(kc, "warm + 1")
     assert result_text(msgs) == "2", all_text(msgs)
+
+
+def test_a_rerun_with_the_same_seed_is_answered_from_the_cache(kernel, fake_server):
+    km, kc, home = kernel
+    cell = 'Chat::new().model("numbered-model").user("Cache me.").seed(5).send().unwrap()'
+    reply, first = run(kc, cell, timeout=600)
+    assert reply["content"]["status"] == "ok", all_text(first)
+    asked = len(fake_server.requests)
+    reply, again = run(kc, cell)
+    assert result_text(again) == result_text(first)
+    assert len(fake_server.requests) == asked, "the re-run reached the server"
+    assert "1 from the response cache" in all_text(again)
+    # Without a seed the model is asked again.
+    reply, msgs = run(kc, 'Chat::new().model("numbered-model").user("Cache me.").send().unwrap()')
+    assert len(fake_server.requests) == asked + 1
