@@ -13,6 +13,7 @@ pub mod lab;
 pub mod llm;
 pub mod magics;
 pub mod reveal;
+pub mod submission;
 
 /// The client Rust cells compile (the kernel ships `cells/` as source and evcxr builds it),
 /// compiled into the kernel too: the benchmark measures the endpoint through it, and a test

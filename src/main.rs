@@ -70,6 +70,34 @@ enum Command {
         #[arg(long)]
         allow_errors: bool,
     },
+    /// Is the notebook ready to hand in? Exit status 0 when it is, 1 when something is missing
+    /// (the report says what), 2 when the file cannot be read.
+    Check {
+        notebook: PathBuf,
+        /// Print the report as JSON (for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the notebook, then write NAME-submission/ (notebook, HTML, PDF, results file,
+    /// manifest) and NAME-submission.zip to hand in.
+    Export {
+        notebook: PathBuf,
+        /// Where to put the folder and zip (default: beside the notebook).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Export even when the check finds problems; the manifest lists them.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Class results from students' submissions (notebooks, export zips, or folders of them):
+    /// writes a notebook whose `:class-results` cell pools them, and runs it.
+    Aggregate {
+        #[arg(required = true)]
+        submissions: Vec<PathBuf>,
+        /// The class notebook to write.
+        #[arg(long, default_value = "class-results.ipynb")]
+        output: PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -166,6 +194,127 @@ fn main() -> Result<()> {
             }
             Ok(())
         }),
+        Command::Check { notebook, json } => check_command(&notebook, json),
+        Command::Export {
+            notebook,
+            out,
+            force,
+        } => export_command(&notebook, out, force),
+        Command::Aggregate {
+            submissions,
+            output,
+        } => runtime()?.block_on(aggregate_command(submissions, output)),
+    }
+}
+
+/// Write the class notebook (paths in its cell relative to it) and run it.
+async fn aggregate_command(submissions: Vec<PathBuf>, output: PathBuf) -> Result<()> {
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&dir)?;
+    let dir_abs = dir.canonicalize()?;
+    let mut words = Vec::new();
+    for path in &submissions {
+        let abs = path
+            .canonicalize()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let shown = abs.strip_prefix(&dir_abs).unwrap_or(&abs).to_path_buf();
+        words.push(shell_words::quote(&shown.to_string_lossy()).into_owned());
+    }
+    let notebook = serde_json::json!({
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "alignment-lab", "display_name": "Rust · Alignment Lab", "language": "rust"},
+            "language_info": {"name": "rust", "file_extension": ".rs", "mimetype": "text/rust"}
+        },
+        "cells": [
+            {"id": "class-intro", "cell_type": "markdown", "metadata": {}, "source":
+                "# Class results\n\nThe students' submissions, pooled from the records the magics left in them (verdict counts, grades, the challenge chosen — never an answer's text). Run the cell again after adding submissions to its list."},
+            {"id": "class-results", "cell_type": "code", "metadata": {}, "execution_count": null, "outputs": [],
+             "source": format!(":class-results {}", words.join(" "))}
+        ]
+    });
+    std::fs::write(&output, serde_json::to_string_pretty(&notebook)?)?;
+    let config = LabConfig::from_env().map_err(anyhow::Error::msg)?;
+    let mut engine = Engine::new(config);
+    // The cell's paths are relative to the notebook, as when a lecturer opens it in Jupyter.
+    std::env::set_current_dir(&dir_abs)?;
+    let name = PathBuf::from(output.file_name().expect("a file name"));
+    let summary = run_notebook(
+        &mut engine,
+        &name,
+        RunOptions {
+            output: Some(name.clone()),
+            allow_errors: false,
+        },
+        |_, _| {},
+    )
+    .await?;
+    if let Some((_, e)) = summary.errors.first() {
+        anyhow::bail!("{}: {}", e.ename, e.evalue);
+    }
+    println!("wrote {}", dir_abs.join(&name).display());
+    Ok(())
+}
+
+fn runs_dir() -> Option<PathBuf> {
+    LabConfig::from_env().ok().map(|c| c.home.join("runs"))
+}
+
+fn check_command(notebook: &std::path::Path, json: bool) -> Result<()> {
+    use alignment_lab::submission::{check, CheckOptions, Notebook};
+    let nb = match Notebook::read(notebook) {
+        Ok(nb) => nb,
+        Err(e) => {
+            eprintln!("alignment-lab check: {e:#}");
+            std::process::exit(2);
+        }
+    };
+    let runs = runs_dir();
+    let report = check(
+        &nb,
+        &CheckOptions {
+            runs_dir: runs.as_deref(),
+        },
+    );
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    std::process::exit(if report.ready() { 0 } else { 1 });
+}
+
+fn export_command(notebook: &std::path::Path, out: Option<PathBuf>, force: bool) -> Result<()> {
+    use alignment_lab::submission::export::{export, ExportOptions, NotReady};
+    match export(
+        notebook,
+        &ExportOptions {
+            out,
+            force,
+            runs_dir: runs_dir(),
+        },
+    ) {
+        Ok(done) => {
+            print!("{}", done.report.to_text());
+            for line in &done.log {
+                println!("  {line}");
+            }
+            println!("Hand in {}", done.zip.display());
+            Ok(())
+        }
+        Err(e) if e.is::<NotReady>() => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("alignment-lab export: {e:#}");
+            std::process::exit(2);
+        }
     }
 }
 

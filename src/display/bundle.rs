@@ -29,7 +29,13 @@ impl Bundle {
     }
 
     /// Attach the structured record every magic leaves in `metadata["alignment_lab"]`.
-    pub fn with_record(mut self, record: Value) -> Self {
+    /// It names the kernel version, so a lecturer can tell which release produced a result.
+    pub fn with_record(mut self, mut record: Value) -> Self {
+        if let Some(fields) = record.as_object_mut() {
+            fields
+                .entry("kernel_version")
+                .or_insert_with(|| Value::String(env!("CARGO_PKG_VERSION").to_string()));
+        }
         self.metadata.insert("alignment_lab".to_string(), record);
         self
     }

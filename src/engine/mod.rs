@@ -6,6 +6,7 @@ mod cells_crate;
 mod compile_errors;
 pub mod endpoint;
 mod notebook;
+pub mod results_file;
 mod rust_cells;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::display::{Bundle, CellError, OutputSink};
 use crate::llm::LabConfig;
 use crate::magics::{self, MagicContext, Session};
 pub use notebook::{run_notebook, RunOptions, RunSummary};
+pub use results_file::ResultsStore;
 pub use rust_cells::RustCells;
 
 pub struct Engine {
@@ -25,6 +27,8 @@ pub struct Engine {
     /// The session as an OpenAI-compatible endpoint for Rust cells; `None` when no loopback
     /// port could be bound (Rust cells then run without model calls, and say so).
     endpoint: Option<endpoint::Endpoint>,
+    /// `alignment-lab-results.json`: what model cells produced, for a grader to replay.
+    results: Arc<ResultsStore>,
 }
 
 /// Whether a cell's code is ready to run (for terminal frontends).
@@ -38,10 +42,12 @@ impl Engine {
     pub fn new(config: LabConfig) -> Self {
         let mut session = Session::new(config);
         let home = session.config.home.clone();
+        let results = ResultsStore::from_env();
         let endpoint = match endpoint::Endpoint::reserve(
             session.shared(),
             session.debates.clone(),
             home.clone(),
+            results.clone(),
         ) {
             Ok(e) => {
                 // Before evcxr starts its child, which inherits the environment.
@@ -69,7 +75,23 @@ impl Engine {
             session,
             rust: RustCells::new(prelude),
             endpoint,
+            results,
         }
+    }
+
+    /// The notebook being run (`alignment-lab run`): `:check` reads it, and its results file
+    /// goes beside it. The kernel otherwise works in its current directory, which Jupyter sets
+    /// to the notebook's.
+    pub fn set_notebook(&mut self, path: &std::path::Path) {
+        if let Some(dir) = path.parent() {
+            let dir = if dir.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                dir
+            };
+            self.results.set_dir(dir);
+        }
+        self.session.notebook = Some(path.to_path_buf());
     }
 
     /// Run one cell. Outputs go to `sink`; an `Err` is the cell's one error.
@@ -88,15 +110,24 @@ impl Engine {
             }
         }
         if let Some(call) = magics::parse_cell(code) {
+            let calls_models = results_file::MODEL_MAGICS.contains(&call.name);
+            if calls_models && self.results.grader_mode().is_some() {
+                self.results.replay(code, sink.as_ref());
+                return Ok(());
+            }
+            let recorder = calls_models.then(|| results_file::RecordingSink::new(sink.clone()));
             let ctx = MagicContext {
                 session: &mut self.session,
-                sink,
+                sink: match &recorder {
+                    Some(r) => r.clone(),
+                    None => sink,
+                },
                 cancel,
             };
             // A panic in a magic is a bug, but it must not take the kernel (and the student's
             // variables) down with it: report it as this cell's error instead.
             let name = call.name;
-            return std::panic::AssertUnwindSafe(magics::run(&call, ctx))
+            let result = std::panic::AssertUnwindSafe(magics::run(&call, ctx))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|panic| {
@@ -110,6 +141,13 @@ impl Engine {
                         format!(":{name} hit a bug ({msg}); the kernel is still running — please report this"),
                     ))
                 });
+            if let Some(recorder) = recorder {
+                match &result {
+                    Ok(()) => self.results.record_cell(code, recorder.outputs()),
+                    Err(_) => self.results.forget_cell(code),
+                }
+            }
+            return result;
         }
         if let Some(e) = &self.endpoint {
             e.begin_cell(sink.clone(), cancel.clone());

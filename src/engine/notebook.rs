@@ -108,11 +108,7 @@ fn default_output(input: &Path) -> PathBuf {
 
 /// Cell source is a string or a list of lines in nbformat 4.
 fn source_text(cell: &Value) -> String {
-    match &cell["source"] {
-        Value::String(s) => s.clone(),
-        Value::Array(lines) => lines.iter().filter_map(Value::as_str).collect(),
-        _ => String::new(),
-    }
+    crate::submission::notebook::text_of(&cell["source"])
 }
 
 pub async fn run_notebook(
@@ -121,6 +117,7 @@ pub async fn run_notebook(
     options: RunOptions,
     mut on_cell: impl FnMut(usize, usize),
 ) -> Result<RunSummary> {
+    engine.set_notebook(input);
     let text = std::fs::read_to_string(input)
         .with_context(|| format!("cannot read notebook {}", input.display()))?;
     let mut nb: Value = serde_json::from_str(&text)

@@ -5,6 +5,7 @@
 pub mod course;
 pub mod crossing;
 pub mod debate;
+pub mod fingerprint;
 pub mod grading;
 pub mod judge;
 pub mod probe;

@@ -67,6 +67,8 @@ pub struct CellOutcome {
     /// Characters of reasoning (`reasoning_content`) the model produced before answering.
     pub reasoning_chars: usize,
     pub answer_sha256: Option<String>,
+    /// [`crate::lab::fingerprint`] of the answer: finds it if pasted into a notebook.
+    pub answer_fingerprint: Option<String>,
     pub judge: Option<JudgeOutcome>,
     pub error: Option<String>,
     pub cancelled: bool,
@@ -176,6 +178,7 @@ async fn run_cell(
         answer_chars: 0,
         reasoning_chars: 0,
         answer_sha256: None,
+        answer_fingerprint: None,
         judge: None,
         error: None,
         cancelled: false,
@@ -231,6 +234,7 @@ async fn run_cell(
     outcome.answer_chars = answer.chars().count();
     outcome.reasoning_chars = reasoning.as_deref().map_or(0, |r| r.chars().count());
     outcome.answer_sha256 = Some(hex(&Sha256::digest(answer.as_bytes())));
+    outcome.answer_fingerprint = Some(crate::lab::fingerprint::fingerprint(&answer));
     drop(reasoning);
     if let (Some(judge_model), true) = (&spec.judge, c.verdict != Verdict::NoAnswer) {
         outcome.judge = Some(judge(backend, judge_model, &spec.request, &answer, cancel).await);

@@ -62,6 +62,9 @@ pub enum LlmError {
 
     #[error("cancelled")]
     Cancelled { partial: String },
+
+    #[error("no model calls while a grader runs the notebook (NBGRADER_EXECUTION={mode}), and alignment-lab-results.json beside the notebook holds no recorded answer to this request")]
+    NotRecorded { mode: String },
 }
 
 fn for_model(model: &str) -> String {

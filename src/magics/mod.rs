@@ -6,6 +6,8 @@
 mod backend;
 pub mod cell;
 mod chat;
+mod check;
+mod class_results;
 pub mod debate;
 mod endpoint;
 mod help;
@@ -81,11 +83,23 @@ pub const MAGICS: &[MagicSpec] = &[
         command: rlhf::RlhfArgs::command,
     },
     MagicSpec {
+        name: "class-results",
+        summary: "the lecturer's view: students' notebooks pooled (refusal rates, debate accuracy, challenges)",
+        example: ":class-results submissions/",
+        command: class_results::ClassResultsArgs::command,
+    },
+    MagicSpec {
         name: "endpoint",
         summary:
             "the OpenAI-compatible endpoint Rust cells call (chat, Chat, chat_all), for any client",
         example: ":endpoint",
         command: endpoint::EndpointArgs::command,
+    },
+    MagicSpec {
+        name: "check",
+        summary: "is the saved notebook ready to hand in? (findings written, cells run, no revealed answers)",
+        example: ":check",
+        command: check::CheckArgs::command,
     },
     MagicSpec {
         name: "chat",
@@ -173,6 +187,8 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         "rlhf-challenge" => rlhf::run(call, ctx),
         "debate" => debate::run(call, ctx).await,
         "endpoint" => endpoint::run(call, ctx),
+        "check" => check::run(call, ctx),
+        "class-results" => class_results::run(call, ctx),
         other => Err(CellError::new(
             "UsageError",
             format!("unknown magic :{other}"),
@@ -282,8 +298,10 @@ mod tests {
 
     #[test]
     fn completes_names_and_flags() {
-        let (m, start) = complete(":ch", 3).unwrap();
+        let (m, start) = complete(":cha", 4).unwrap();
         assert_eq!((m, start), (vec![":chat".to_string()], 0));
+        let (m, _) = complete(":ch", 3).unwrap();
+        assert_eq!(m, [":check", ":chat"].map(String::from));
         let (m, start) = complete(":chat --te", 10).unwrap();
         assert_eq!(m, vec!["--temperature".to_string()]);
         assert_eq!(start, 6);

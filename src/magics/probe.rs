@@ -12,6 +12,7 @@ use crate::display::markdown::{details, fenced};
 use crate::display::plot::{render, Bar, Chart, ChartKind};
 use crate::display::table::{format_float, table_bundle};
 use crate::display::{Bundle, CellError, Progress};
+use crate::lab::fingerprint::fingerprint;
 use crate::lab::probe::{
     headline, judge_agreement, run_probe, summarise, CellOutcome, ProbeRow, ProbeSpec,
 };
@@ -256,6 +257,12 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         },
         "judge_agreement": agreement,
         "revealed": reveal_url.is_some(),
+        // What class results pool on: the same request through the same prompt text.
+        "request_fingerprint": fingerprint(&spec.request),
+        "prompts": spec.strategies.iter().map(|s| json!({
+            "strategy": s.name,
+            "prompt_fingerprint": fingerprint(&s.render_turns(&spec.request, &spec.topic).join("\n\n")),
+        })).collect::<Vec<_>>(),
         "rows": rows,
         "control_rows": control_rows,
         "cells": outcomes,

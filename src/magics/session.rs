@@ -17,6 +17,8 @@ pub struct Session {
     endpoint: Option<(String, String)>,
     /// The latest `:debate` run and student pipeline, each compared with the other.
     pub debates: DebateBoard,
+    /// The notebook file, when the engine knows it (`alignment-lab run`); `:check` reads it.
+    pub notebook: Option<std::path::PathBuf>,
 }
 
 /// The session's backend as the magics and the loopback endpoint for Rust cells both see it:
@@ -69,6 +71,7 @@ impl Session {
             reveal: None,
             endpoint: None,
             debates: DebateBoard::default(),
+            notebook: None,
         }
     }
 

@@ -39,8 +39,8 @@ def exercise3(solved, short_answers=False):
         todo[0].source = SOLUTION.read_text()
     if short_answers:
         for c in nb.cells:
-            c.source = c.source.replace("max_tokens(200)", "max_tokens(96)")
-            c.source = c.source.replace("--max-tokens 200 --baselines", "--max-tokens 96")
+            c.source = c.source.replace("max_tokens(320)", "max_tokens(96)")
+            c.source = c.source.replace("--max-tokens 320 --baselines", "--max-tokens 96")
     return nb
 
 

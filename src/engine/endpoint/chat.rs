@@ -14,6 +14,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::replay::Recorded;
 use super::{error_response, CallRecord, Shared};
 use crate::llm::cache::CachingBackend;
 use crate::llm::{ChatBackend, ChatRequest, ChatResponse, LlmError, Message, Role};
@@ -84,6 +85,13 @@ pub(super) async fn completions(
         Ok(r) => r,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, &e),
     };
+    // A grader's run makes no model call: the answers come from what the student's run
+    // recorded, looked up by the request as the cell sent it.
+    if shared.results.grader_mode().is_some() {
+        let recorded: Arc<dyn ChatBackend> = Arc::new(Recorded(shared.results.clone()));
+        return answer(shared, recorded, None, request.clone(), request, stream).await;
+    }
+    let asked = request.clone();
     let backend = match shared.backend.get().await {
         Ok((b, _)) => b,
         Err(e) => return error_response(StatusCode::BAD_GATEWAY, &e.to_string()),
@@ -105,13 +113,29 @@ pub(super) async fn completions(
         Some(c) => c.clone(),
         None => backend,
     };
+    answer(shared, answering, cache, asked, request, stream).await
+}
+
+/// Answer `request`; a successful answer is recorded for a grader under `asked`, the request
+/// before the default model was filled in.
+async fn answer(
+    shared: Arc<Shared>,
+    answering: Arc<dyn ChatBackend>,
+    cache: Option<Arc<CachingBackend>>,
+    asked: ChatRequest,
+    request: ChatRequest,
+    stream: bool,
+) -> Response {
     if stream {
-        return streamed(shared, answering, cache, request);
+        return streamed(shared, answering, cache, asked, request);
     }
     let cancel = shared.call_started();
     let started = Instant::now();
     let result = answering.chat(&request, &|_| {}, &cancel).await;
     let cached = cache.as_ref().is_some_and(|c| c.hits() > 0);
+    if let Ok(r) = &result {
+        shared.results.record_call(&asked, r);
+    }
     shared.call_finished(record(&request, &result, cached, started));
     match result {
         Ok(r) => Json(completion_json(&r)).into_response(),
@@ -168,6 +192,7 @@ fn streamed(
     shared: Arc<Shared>,
     backend: Arc<dyn ChatBackend>,
     cache: Option<Arc<CachingBackend>>,
+    asked: ChatRequest,
     request: ChatRequest,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
@@ -185,6 +210,9 @@ fn streamed(
         };
         let result = backend.chat(&request, &on_token, &cancel).await;
         let cached = cache.as_ref().is_some_and(|c| c.hits() > 0);
+        if let Ok(r) = &result {
+            shared.results.record_call(&asked, r);
+        }
         shared.call_finished(record(&request, &result, cached, started));
         match result {
             Ok(r) => {
