@@ -69,6 +69,8 @@ pub struct Chart {
     pub y_label: String,
     /// Fixed y range; computed from the data when absent.
     pub y_range: Option<(f64, f64)>,
+    /// Labelled x positions (e.g. "1", "2", "3", "final"); empty: numbers chosen by plotters.
+    pub x_ticks: Vec<(f64, String)>,
     pub kind: ChartKind,
 }
 
@@ -272,47 +274,94 @@ where
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
         .collect();
-    let (x0, x1) = padded(&xs);
-    let mut ctx = ChartBuilder::on(root)
+    let (x0, x1) = if chart.x_ticks.is_empty() {
+        padded(&xs)
+    } else {
+        let ticks: Vec<f64> = chart.x_ticks.iter().map(|t| t.0).collect();
+        let (lo, hi) = padded(&[xs, ticks].concat());
+        (
+            lo.min(chart.x_ticks[0].0 - 0.3),
+            hi.max(chart.x_ticks[chart.x_ticks.len() - 1].0 + 0.3),
+        )
+    };
+    // The legend goes in a strip under the plot, so it never covers a line and the y axis can
+    // end where the data must (a share ends at 100%).
+    let legend_rows = series.len().div_ceil(3) as u32;
+    let (plot_area, legend_area) = root.split_vertically(HEIGHT - 12 - 24 * legend_rows);
+    let share = (y0, y1) == (0.0, 1.0);
+    // A share's axis ends at 100%; a little room above it keeps a line at 100% visible.
+    let y1 = if share { 1.03 } else { y1 };
+    let y_format = |y: &f64| {
+        if share && *y > 1.0 + 1e-9 {
+            String::new()
+        } else if share {
+            format!("{:.0}%", 100.0 * y)
+        } else {
+            format_float(*y)
+        }
+    };
+    let x_format = |x: &f64| format_float(*x);
+    let mut ctx = ChartBuilder::on(&plot_area)
         .caption(&chart.title, (FONT, 22))
         .margin(12)
         .x_label_area_size(50)
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
-    ctx.configure_mesh()
-        .x_label_formatter(&|x| format_float(*x))
-        .y_label_formatter(&|y| format_float(*y))
+    let mut mesh = ctx.configure_mesh();
+    mesh.x_label_formatter(&x_format)
+        .y_label_formatter(&y_format)
         .x_desc(&chart.x_label)
         .y_desc(&chart.y_label)
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 16))
         // plotters draws ten light lines between labels by default; on an 800-px PNG they
         // merge into stripes behind the bars. One light line between labels reads better.
-        .max_light_lines(1)
-        .draw()
-        .map_err(err)?;
-    for (i, s) in series.iter().enumerate() {
+        .max_light_lines(1);
+    if !chart.x_ticks.is_empty() {
+        mesh.x_labels(0).disable_x_mesh();
+    }
+    mesh.draw().map_err(err)?;
+    for (x, label) in &chart.x_ticks {
+        let (px, py) = ctx.backend_coord(&(*x, y0));
+        let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        plot_area
+            .draw_text(label, &style, (px, py + 6))
+            .map_err(err)?;
+    }
+    let width = WIDTH as i32 / 3;
+    // Drawn last to first, so the first series (the one the chart is about) lies on top where
+    // lines coincide, e.g. accuracy and agreement both at 100%.
+    for (i, s) in series.iter().enumerate().rev() {
         let color = PALETTE[i % PALETTE.len()];
         if s.line {
             ctx.draw_series(LineSeries::new(s.points.clone(), color.stroke_width(2)))
-                .map_err(err)?
-                .label(&s.name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+                .map_err(err)?;
         } else {
-            ctx.draw_series(s.points.iter().map(|&p| Circle::new(p, 4, color.filled())))
-                .map_err(err)?
-                .label(&s.name)
-                .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+            ctx.draw_series(s.points.iter().map(|&p| Circle::new(p, 5, color.filled())))
+                .map_err(err)?;
         }
     }
-    ctx.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let (x, y) = (16 + width * (i as i32 % 3), 6 + 24 * (i as i32 / 3) + 8);
+        if s.line {
+            legend_area
+                .draw(&PathElement::new(
+                    vec![(x, y), (x + 22, y)],
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?;
+        } else {
+            legend_area
+                .draw(&Circle::new((x + 11, y), 5, color.filled()))
+                .map_err(err)?;
+        }
+        let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+        legend_area
+            .draw_text(&s.name, &style, (x + 30, y))
+            .map_err(err)?;
+    }
     Ok(())
 }
 
@@ -326,6 +375,7 @@ mod tests {
             x_label: "strategy".into(),
             y_label: "refused".into(),
             y_range: Some((0.0, 1.0)),
+            x_ticks: Vec::new(),
             kind: ChartKind::Bars(vec![
                 Bar {
                     label: "direct".into(),
@@ -377,6 +427,7 @@ mod tests {
             x_label: "x".into(),
             y_label: "y".into(),
             y_range: None,
+            x_ticks: vec![(0.0, "start".into()), (1.0, "end".into())],
             kind: ChartKind::Lines(vec![
                 Series {
                     name: "data".into(),

@@ -130,6 +130,7 @@ pub fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), CellError>
             x_label: "model · strategy".into(),
             y_label: "share of answered samples refused".into(),
             y_range: Some((0.0, 1.0)),
+            x_ticks: Vec::new(),
             kind: ChartKind::Bars(
                 class
                     .probe

@@ -510,6 +510,7 @@ fn refusal_chart(rows: &[ProbeRow]) -> Chart {
         x_label: "strategy".into(),
         y_label: "share of answered samples refused".into(),
         y_range: Some((0.0, 1.05)),
+        x_ticks: Vec::new(),
         kind: ChartKind::Bars(
             rows.iter()
                 .map(|r| Bar {

@@ -89,6 +89,7 @@ pub fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), CellError>
         x_label: simulation.x_label.clone(),
         y_label: simulation.y_label.clone(),
         y_range: simulation.y_range,
+        x_ticks: Vec::new(),
         kind: ChartKind::Lines(simulation.series.clone()),
     };
     let plot = render(&chart).map_err(|e| CellError::new("PlotError", e.to_string()))?;

@@ -150,7 +150,12 @@ fn record(
     started: Instant,
 ) -> CallRecord {
     CallRecord {
-        model: request.model.clone().unwrap_or_default(),
+        // A replayed call names no model in the request; the recorded answer does.
+        model: request
+            .model
+            .clone()
+            .or_else(|| result.as_ref().ok().map(|r| r.model.clone()))
+            .unwrap_or_default(),
         messages: request.messages.clone(),
         answer: result.as_ref().ok().map(|r| r.text.clone()),
         error: result.as_ref().err().map(|e| e.to_string()),

@@ -6,7 +6,7 @@ use polars::prelude::{Column, DataFrame};
 
 use crate::display::markdown::{details, escape_table_cell, fenced};
 use crate::display::plot::{render, Chart, ChartKind, Series};
-use crate::display::table::{format_float, table_bundle};
+use crate::display::table::table_bundle;
 use crate::display::Bundle;
 use crate::lab::debate::{DebateSpec, QuestionResult};
 use crate::lab::grading::{Grade, Verdict};
@@ -56,6 +56,17 @@ pub(super) fn mark(grade: Option<&Grade>) -> String {
 }
 
 /// What the grader read; for an unclear grade, the statement it could not read.
+/// What the grader read and the statement it read it from, so a reader can judge the grade.
+fn shown_with_statement(grade: Option<&Grade>) -> String {
+    let read = shown(grade);
+    match grade.and_then(|g| g.statement.as_deref()) {
+        Some(statement) if !read.contains(statement) && statement.trim() != read.trim() => {
+            format!("{read} · “{}”", short(statement, 60))
+        }
+        _ => read,
+    }
+}
+
 pub(super) fn shown(grade: Option<&Grade>) -> String {
     match grade {
         Some(g) if g.verdict == Some(Verdict::Unclear) => format!(
@@ -103,7 +114,7 @@ pub fn summary_bundle(outcome: &DebateOutcome, title: &str) -> Bundle {
                 .as_ref()
                 .map(|r| r.describe())
                 .unwrap_or_default(),
-            escape_table_cell(&short(&shown(q.final_grade.as_ref()), 40)),
+            escape_table_cell(&short(&shown(q.final_grade.as_ref()), 70)),
             mark(q.final_grade.as_ref()),
             status,
             escape_table_cell(&short(
@@ -117,12 +128,12 @@ pub fn summary_bundle(outcome: &DebateOutcome, title: &str) -> Bundle {
             let b = q.baselines.as_ref();
             md.push_str(&format!(
                 " {} {} | {} {} |",
-                escape_table_cell(&short(&shown(b.and_then(|b| b.single_grade.as_ref())), 25)),
+                escape_table_cell(&short(&shown(b.and_then(|b| b.single_grade.as_ref())), 40)),
                 mark(b.and_then(|b| b.single_grade.as_ref())),
                 escape_table_cell(&short(
                     &b.and_then(|b| b.self_consistency_answer.clone())
                         .unwrap_or_else(|| "(tie)".into()),
-                    25
+                    40
                 )),
                 mark(b.and_then(|b| b.self_consistency_grade.as_ref())),
             ));
@@ -213,7 +224,7 @@ fn changes_table(spec: &DebateSpec, results: &[QuestionResult]) -> Bundle {
                     .map(|a| {
                         format!(
                             "{} {}",
-                            short(&shown(a.grade.as_ref()), 24),
+                            short(&shown_with_statement(a.grade.as_ref()), 90),
                             mark(a.grade.as_ref())
                         )
                     })
@@ -285,12 +296,10 @@ fn accuracy_chart(outcome: &DebateOutcome) -> Chart {
         let rate = |f: &dyn Fn(&QuestionResult) -> Option<bool>| {
             graded.iter().filter(|q| f(q) == Some(true)).count() as f64 / graded.len() as f64
         };
-        let x = spec.rounds as f64 + 0.5;
+        // The final answer has its own labelled place after the last round.
+        let x = spec.rounds as f64 + 1.0;
         series.push(Series {
-            name: format!(
-                "final answer ({})",
-                format_float(rate(&|q| q.final_correct))
-            ),
+            name: format!("final answer ({:.0}%)", 100.0 * rate(&|q| q.final_correct)),
             points: vec![(x, rate(&|q| q.final_correct))],
             line: false,
         });
@@ -320,8 +329,15 @@ fn accuracy_chart(outcome: &DebateOutcome) -> Chart {
     Chart {
         title: format!("{} — accuracy and agreement by round", outcome.label),
         x_label: "round".into(),
-        y_label: "share".into(),
-        y_range: Some((0.0, 1.4)),
+        y_label: "share of questions".into(),
+        y_range: Some((0.0, 1.0)),
+        x_ticks: (1..=spec.rounds)
+            .map(|r| (r as f64, r.to_string()))
+            .chain(std::iter::once((
+                spec.rounds as f64 + 1.0,
+                "final".to_string(),
+            )))
+            .collect(),
         kind: ChartKind::Lines(series),
     }
 }
