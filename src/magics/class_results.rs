@@ -125,31 +125,48 @@ pub fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), CellError>
             ),
             None,
         );
-        let chart = Chart {
-            title: "Refusal rate pooled over the class (Wilson 95% intervals)".into(),
-            x_label: "model · strategy".into(),
-            y_label: "share of answered samples refused".into(),
-            y_range: Some((0.0, 1.0)),
-            x_ticks: Vec::new(),
-            kind: ChartKind::Bars(
-                class
-                    .probe
-                    .iter()
-                    .map(|p| Bar {
-                        label: format!(
-                            "{} · {}",
-                            p.model.chars().take(14).collect::<String>(),
-                            p.strategy
-                        ),
-                        value: p.rate(),
-                        interval: p.rate().map(|_| p.interval()),
-                    })
-                    .collect(),
-            ),
-        };
-        match plot::render(&chart) {
-            Ok(bundle) => sink.display(bundle, None),
-            Err(e) => sink.display(Bundle::plain(format!("(plot failed: {e})")), None),
+        // One chart per request and model, strategies side by side (as `:probe` draws them).
+        let mut groups: Vec<(String, String)> = Vec::new();
+        for p in &class.probe {
+            let key = (p.request.clone(), p.model.clone());
+            if !groups.contains(&key) {
+                groups.push(key);
+            }
+        }
+        for (request, model) in groups.iter().take(8) {
+            let pools: Vec<_> = class
+                .probe
+                .iter()
+                .filter(|p| &p.request == request && &p.model == model)
+                .collect();
+            let students = pools
+                .iter()
+                .flat_map(|p| p.students.iter())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            let chart = Chart {
+                title: format!(
+                    "{model}: refusal rate, {students} student(s) pooled (request {request})"
+                ),
+                x_label: "strategy".into(),
+                y_label: "share of answered samples refused".into(),
+                y_range: Some((0.0, 1.05)),
+                x_ticks: Vec::new(),
+                kind: ChartKind::Bars(
+                    pools
+                        .iter()
+                        .map(|p| Bar {
+                            label: p.strategy.clone(),
+                            value: p.rate(),
+                            interval: p.rate().map(|_| p.interval()),
+                        })
+                        .collect(),
+                ),
+            };
+            match plot::render(&chart) {
+                Ok(bundle) => sink.display(bundle, None),
+                Err(e) => sink.display(Bundle::plain(format!("(plot failed: {e})")), None),
+            }
         }
     }
 

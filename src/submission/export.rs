@@ -172,6 +172,19 @@ fn print_pdf(browser: &Path, html: &Path, pdf: &Path) -> Result<()> {
     Ok(())
 }
 
+/// nbconvert's page scrolls long code lines sideways; on paper that cuts flags off a magic's
+/// line. Wrap them when printing (the screen keeps scrolling).
+fn wrap_code_for_print(html: &Path) -> Result<()> {
+    const PRINT_CSS: &str = "<style>@media print { pre, .jp-InputArea-editor pre, .CodeMirror pre { white-space: pre-wrap !important; overflow-wrap: anywhere; } }</style>";
+    let page = std::fs::read_to_string(html)?;
+    if let Some(at) = page.find("</head>") {
+        let mut page = page;
+        page.insert_str(at, PRINT_CSS);
+        std::fs::write(html, page)?;
+    }
+    Ok(())
+}
+
 fn file_entry(path: &Path) -> Value {
     let bytes = std::fs::read(path).unwrap_or_default();
     json!({
@@ -291,6 +304,7 @@ pub fn export(path: &Path, options: &ExportOptions) -> Result<Exported> {
     let html = folder.join(format!("{stem}.html"));
     let html_made = match nbconvert(&["--to", "html"], &copy, &folder, &stem) {
         Ok(()) if html.is_file() => {
+            wrap_code_for_print(&html)?;
             log.push(format!("HTML: {}", html.display()));
             true
         }

@@ -164,3 +164,39 @@ fn a_notebook_without_results_is_not_ready() {
     ]);
     assert_eq!(kinds(&check(&nb, &CheckOptions::default())), ["no-results"]);
 }
+
+#[test]
+fn the_shipped_course_notebook_template_hashes_match_the_checks_normalisation() {
+    let nb: Value = serde_json::from_str(COURSE_NOTEBOOK).unwrap();
+    let mut findings = 0;
+    for c in nb["cells"].as_array().unwrap() {
+        let meta = &c["metadata"]["alignment_lab"];
+        if meta["role"] == "findings" {
+            findings += 1;
+            let text = findings_text(&text_of(&c["source"]));
+            assert_eq!(
+                meta["template_sha256"].as_str(),
+                Some(sha256_hex(text.as_bytes()).as_str()),
+                "{}: run scripts/findings_template_hash.py notebooks/alignment-lab.ipynb",
+                c["id"]
+            );
+            assert_eq!(c["metadata"]["nbgrader"]["solution"], true);
+        }
+    }
+    assert_eq!(findings, 3);
+    // As shipped, nothing is done: three templates, every exercise cell unrun, no results.
+    let shipped = Notebook {
+        path: "alignment-lab.ipynb".into(),
+        json: nb,
+    };
+    let report = check(&shipped, &CheckOptions::default());
+    let counts = kinds(&report)
+        .into_iter()
+        .fold(std::collections::BTreeMap::new(), |mut m, k| {
+            *m.entry(k).or_insert(0) += 1;
+            m
+        });
+    assert_eq!(counts["findings-untouched"], 3);
+    assert_eq!(counts["not-executed"], 10);
+    assert_eq!(counts["no-results"], 1);
+}
