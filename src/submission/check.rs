@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::notebook::{output_texts, text_of, Cell, Notebook};
-use crate::lab::fingerprint::{fingerprint, normalise, sha256_hex};
+use crate::lab::fingerprint::{normalise, sha256_hex};
 
 /// The course notebook this binary ships: roles of cells in notebooks saved before cells
 /// carried their own `alignment_lab` metadata are looked up here by cell id.
@@ -350,16 +350,32 @@ fn first_line(text: &str) -> String {
     short
 }
 
-/// Fingerprints of every probe answer this notebook (or this machine's run records) scored.
-fn answer_fingerprints(nb: &Notebook, options: &CheckOptions) -> HashSet<String> {
-    let mut prints = HashSet::new();
+/// Fingerprints of every probe answer this notebook (or this machine's run records) scored,
+/// and the length of the longest, which bounds the text worth comparing.
+#[derive(Default)]
+struct Answers {
+    prints: HashSet<String>,
+    longest: usize,
+}
+
+fn answer_fingerprints(nb: &Notebook, options: &CheckOptions) -> Answers {
+    let mut answers = Answers::default();
     let mut collect = |record: &Value| {
         if record["kind"] != "probe" {
             return;
         }
         for cell in record["cells"].as_array().into_iter().flatten() {
+            // A refusal holds nothing to hide, and is often worded like any other refusal
+            // (`I can't help with that.`); a few words match too much. Neither is looked for.
+            let refused = cell["verdict"] == "refused";
+            let short = cell["answer_chars"].as_u64().is_some_and(|n| n < 20);
+            if refused || short {
+                continue;
+            }
             if let Some(f) = cell["answer_fingerprint"].as_str() {
-                prints.insert(f.to_string());
+                answers.prints.insert(f.to_string());
+                let chars = cell["answer_chars"].as_u64().unwrap_or(100_000) as usize;
+                answers.longest = answers.longest.max(chars);
             }
         }
     };
@@ -379,13 +395,13 @@ fn answer_fingerprints(nb: &Notebook, options: &CheckOptions) -> HashSet<String>
             }
         }
     }
-    prints
+    answers
 }
 
 /// Does `text` hold one of the answers? Any run of whole paragraphs (and the text with
 /// markdown quote marks taken off) is compared by fingerprint; an answer pasted into the middle
-/// of a sentence is not found.
-fn holds_answer(text: &str, prints: &HashSet<String>) -> bool {
+/// of a sentence is not found. Runs longer than the longest answer are not tried.
+fn holds_answer(text: &str, answers: &Answers) -> bool {
     let variants = [
         text.to_string(),
         text.lines()
@@ -394,27 +410,39 @@ fn holds_answer(text: &str, prints: &HashSet<String>) -> bool {
             .join("\n"),
     ];
     variants.iter().any(|text| {
-        let paragraphs: Vec<&str> = text
+        let paragraphs: Vec<String> = text
             .split("\n\n")
-            .map(str::trim)
+            .map(normalise)
             .filter(|p| !p.is_empty())
             .collect();
         (0..paragraphs.len()).any(|start| {
-            (start..paragraphs.len().min(start + 60))
-                .any(|end| prints.contains(&fingerprint(&paragraphs[start..=end].join("\n\n"))))
+            let mut joined = String::new();
+            for p in &paragraphs[start..] {
+                if !joined.is_empty() {
+                    joined.push(' ');
+                }
+                joined.push_str(p);
+                if joined.chars().count() > answers.longest {
+                    return false;
+                }
+                if answers.prints.contains(&sha256_hex(joined.as_bytes())) {
+                    return true;
+                }
+            }
+            false
         })
     })
 }
 
 fn check_revealed_answers(nb: &Notebook, options: &CheckOptions, report: &mut CheckReport) {
-    let prints = answer_fingerprints(nb, options);
+    let answers = answer_fingerprints(nb, options);
     let before = report.problems.len();
     for cell in nb.cells() {
         let mut texts = vec![cell.source()];
         for output in cell.outputs() {
             texts.extend(output_texts(output));
         }
-        if !prints.is_empty() && texts.iter().any(|t| holds_answer(t, &prints)) {
+        if !answers.prints.is_empty() && texts.iter().any(|t| holds_answer(t, &answers)) {
             report.problems.push(Finding {
                 kind: "revealed-answer",
                 cell: Some(cell.id()),
@@ -442,10 +470,13 @@ fn check_revealed_answers(nb: &Notebook, options: &CheckOptions, report: &mut Ch
         }
     }
     if report.problems.len() == before {
-        report.passed.push(if prints.is_empty() {
+        report.passed.push(if answers.prints.is_empty() {
             "no probe results to look for revealed answers".to_string()
         } else {
-            format!("none of the {} probe answers is in the file", prints.len())
+            format!(
+                "none of the {} probe answers is in the file",
+                answers.prints.len()
+            )
         });
     }
 }

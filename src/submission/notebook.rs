@@ -122,16 +122,17 @@ impl<'a> Cell<'a> {
             .filter(|r| r.is_object())
     }
 
-    /// How a person finds the cell: its id and its first line.
+    /// How a person finds the cell: its id and the start of its first line.
     pub fn label(&self) -> String {
         let source = self.source();
         let first = source
             .lines()
-            .map(|l| l.trim().trim_start_matches('#').trim())
+            .map(|l| l.trim().trim_start_matches(['#', '/']).trim())
             .find(|l| !l.is_empty())
             .unwrap_or("(empty)");
-        let first: String = first.chars().take(60).collect();
-        format!("`{}` ({first})", self.id())
+        let short: String = first.chars().take(48).collect();
+        let ellipsis = if short.len() < first.len() { "…" } else { "" };
+        format!("`{}` — “{short}{ellipsis}”", self.id())
     }
 }
 

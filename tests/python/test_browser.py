@@ -39,6 +39,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 CHAT_CELL, PROBE_CELL = 5, 9
+CHECK_CELL = [c.get("id") for c in nbformat.read(COURSE, as_version=4).cells].index("al-check")
 # Exercise 3's skeleton as it ships: the TODO cell, the debate loop and the run cell, which must
 # say what is left to do (and call no model).
 EXERCISE3_CELLS = [
@@ -249,11 +250,24 @@ def test_course_notebook_in_jupyterlab_and_chromium(jupyterlab):
             saved_text = saved_path.read_text()
             assert "/reveal/" in saved_text, "the link should be saved"
             data_files = [f for f in lab["home"].rglob("*") if f.is_file()]
+            # The results file a grader replays sits beside the notebook: it must not hold them.
+            results_file = lab["root"] / "alignment-lab-results.json"
+            assert results_file.is_file(), "the kernel keeps its results beside the notebook"
+            data_files.append(results_file)
             for answer in distinctive:
                 assert answer not in saved_text, "a revealed answer is in the saved notebook"
                 assert answer not in html, "a revealed answer is in the HTML export"
                 for f in data_files:
                     assert answer not in f.read_text(errors="replace"), f"a revealed answer is in {f}"
+            # :check finds the saved file by itself (JupyterLab tells the kernel its name) and
+            # lists what a student still has to do.
+            check = run_cell(page, CHECK_CELL, 120_000)
+            check_text = check.locator(".jp-OutputArea").inner_text()
+            assert "not ready to hand in" in check_text, check_text
+            assert "still the template" in check_text, check_text
+            assert "135M" in check_text, check_text
+            check.screenshot(path=str(out / "jupyterlab-check.png"))
+
             page.goto(html_path.as_uri())
             pdf_path = out / "course-from-jupyterlab.pdf"
             page.pdf(path=str(pdf_path), format="A4", print_background=True)

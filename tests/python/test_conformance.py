@@ -32,7 +32,7 @@ class AlignmentLabKernelTests(jkt.KernelTests):
         {"code": ":chat\nSay hello.", "mime": "text/markdown"},
     ]
     completion_samples = [
-        {"text": ":ch", "matches": {":chat"}},
+        {"text": ":ch", "matches": {":chat", ":check"}},
         {"text": ":chat --max", "matches": {"--max-tokens"}},
     ]
     complete_code_samples = ["let x = 1;", ":help", ":chat\n{"]

@@ -37,7 +37,12 @@ def binary():
 
 
 def lab(*args, cwd=None):
-    return subprocess.run([binary(), *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    """The CLI as a student runs it: in a shell where their Jupyter environment is active, so
+    `jupyter nbconvert` is on PATH."""
+    env = {**os.environ, "PATH": f"{pathlib.Path(os.sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run(
+        [binary(), *args], capture_output=True, text=True, cwd=cwd, timeout=600, env=env
+    )
 
 
 def cell(nb, cell_id):

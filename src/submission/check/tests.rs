@@ -20,7 +20,8 @@ fn probe_output(answer: &str, backend: &str, model: &str) -> Value {
            "data": {"text/plain": "table", "text/markdown": "| a |", "image/png": "iVBOR"},
            "metadata": {"alignment_lab": {"kind": "probe", "models": [model],
                "backend": {"kind": backend, "server": "s"},
-               "cells": [{"answer_fingerprint": fingerprint(answer), "verdict": "refused"}]}}})
+               "cells": [{"answer_fingerprint": fingerprint(answer), "verdict": "complied",
+                          "answer_chars": answer.chars().count()}]}}})
 }
 
 fn exercise(id: &str, count: Option<u64>, outputs: Vec<Value>) -> Value {
@@ -114,6 +115,14 @@ fn a_pasted_probe_answer_is_found_by_its_fingerprint() {
     let report = check(&nb, &CheckOptions::default());
     assert_eq!(kinds(&report), ["revealed-answer"], "{}", report.to_text());
     assert_eq!(report.problems[0].cell.as_deref(), Some("f1"));
+    // A refusal is not looked for: it holds nothing, and the same words turn up elsewhere.
+    let mut refusal = probe_output(ANSWER, "openai", "qwen");
+    refusal["metadata"]["alignment_lab"]["cells"][0]["verdict"] = json!("refused");
+    let nb = notebook(vec![
+        exercise("p", Some(1), vec![refusal]),
+        findings(&pasted),
+    ]);
+    assert!(check(&nb, &CheckOptions::default()).ready());
     // Mentioning the verdict is fine.
     let nb = notebook(vec![
         exercise("p", Some(1), vec![probe_output(ANSWER, "openai", "qwen")]),
