@@ -14,6 +14,7 @@ pub mod llm;
 pub mod magics;
 pub mod reveal;
 pub mod submission;
+pub mod toolchain;
 
 /// The client Rust cells compile (the kernel ships `cells/` as source and evcxr builds it),
 /// compiled into the kernel too: the benchmark measures the endpoint through it, and a test

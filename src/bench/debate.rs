@@ -23,7 +23,7 @@ fn engine(opts: &BenchOptions, parallel: usize, home: &ScratchHome) -> Result<En
         _ => None,
     })
     .map_err(anyhow::Error::msg)?;
-    Ok(Engine::new(config))
+    Ok(home.engine(config))
 }
 
 /// Wall-clock seconds, and the debate's own accounting (tokens, time to first token).

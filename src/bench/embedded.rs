@@ -15,7 +15,6 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Engine;
 use crate::llm::embedded::{self, EmbeddedBackend, EmbeddedSettings};
 use crate::llm::{ChatBackend, ChatRequest, LabConfig, Message};
 
@@ -233,7 +232,8 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
         _ => None,
     })
     .map_err(anyhow::Error::msg)?;
-    let mut engine = Engine::new(config);
+    let scratch = super::ScratchHome::new("chat")?;
+    let mut engine = scratch.engine(config);
     let cell = format!(
         ":chat --temperature 0 --seed 1 --max-tokens {}\n{}",
         opts.tokens, PROMPTS[1]

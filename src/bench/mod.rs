@@ -115,7 +115,7 @@ pub(crate) fn engine_for(
         _ => None,
     })
     .map_err(anyhow::Error::msg)?;
-    Ok(crate::engine::Engine::new(config))
+    Ok(home.engine(config))
 }
 
 /// A data dir for one benchmark run, removed afterwards, so run records do not pile up in the
@@ -130,6 +130,14 @@ impl ScratchHome {
         ));
         std::fs::create_dir_all(&dir)?;
         Ok(Self(dir))
+    }
+
+    /// An engine whose notebook lives here: its results file is written here, as beside a
+    /// student's notebook, not into whatever directory the benchmark runs in.
+    pub fn engine(&self, config: crate::llm::LabConfig) -> crate::engine::Engine {
+        let mut engine = crate::engine::Engine::new(config);
+        engine.set_notebook(&self.0.join("bench.ipynb"));
+        engine
     }
 }
 

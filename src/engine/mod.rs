@@ -156,6 +156,8 @@ impl Engine {
         if let Some(e) = &self.endpoint {
             e.end_cell();
         }
+        // The answers its model calls got, for a grader's replay.
+        self.results.flush();
         result
     }
 

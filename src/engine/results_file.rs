@@ -26,8 +26,19 @@ pub struct ResultsStore {
     grader: Option<String>,
     /// `ALIGNMENT_LAB_RESULTS=off`: keep nothing beside the notebook.
     disabled: bool,
-    /// One writer at a time: Rust cells' calls finish concurrently.
+    /// Changes not yet written: a Rust cell's calls are written once, when the cell ends, not
+    /// one file rewrite per call.
+    pending: Mutex<Vec<Change>>,
+    /// The file as last read, for lookups (a grader's run reads it once, not once per call).
+    read: Mutex<Option<(PathBuf, Arc<Value>)>>,
+    /// One writer at a time.
     write: Mutex<()>,
+}
+
+enum Change {
+    SetCell(String, Value),
+    RemoveCell(String),
+    SetCall(String, Value),
 }
 
 /// A cell is found again by its code, whatever its position or id.
@@ -50,12 +61,22 @@ impl ResultsStore {
             .ok()
             .filter(|v| !v.trim().is_empty());
         let disabled = std::env::var("ALIGNMENT_LAB_RESULTS").is_ok_and(|v| v == "off");
-        Arc::new(Self {
-            dir: Mutex::new(std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))),
+        Arc::new(Self::new(
+            std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             grader,
             disabled,
+        ))
+    }
+
+    fn new(dir: PathBuf, grader: Option<String>, disabled: bool) -> Self {
+        Self {
+            dir: Mutex::new(dir),
+            grader,
+            disabled,
+            pending: Mutex::new(Vec::new()),
+            read: Mutex::new(None),
             write: Mutex::new(()),
-        })
+        }
     }
 
     /// The notebook's directory, when the kernel knows it (`alignment-lab run`).
@@ -83,15 +104,40 @@ impl ResultsStore {
             .unwrap_or_else(|| json!({"format": "alignment-lab-results", "version": 1}))
     }
 
-    fn update(&self, change: impl FnOnce(&mut Map<String, Value>)) {
-        if !self.writes() {
+    fn change(&self, change: Change) {
+        if self.writes() {
+            self.pending.lock().expect("pending").push(change);
+        }
+    }
+
+    /// Write what changed: the file is read again first, so two kernels in one folder do not
+    /// undo each other's cells.
+    pub fn flush(&self) {
+        let changes = std::mem::take(&mut *self.pending.lock().expect("pending"));
+        if changes.is_empty() {
             return;
         }
         let _guard = self.write.lock().expect("results writer");
         let path = self.path();
+        if path.parent().is_some_and(|dir| !dir.is_dir()) {
+            // The notebook's folder is gone (a scratch run): nothing to keep beside it.
+            return;
+        }
         let mut file = Self::load(&path);
         if let Some(fields) = file.as_object_mut() {
-            change(fields);
+            for change in changes {
+                match change {
+                    Change::SetCell(key, entry) => {
+                        Self::section(fields, "cells").insert(key, entry);
+                    }
+                    Change::RemoveCell(key) => {
+                        Self::section(fields, "cells").remove(&key);
+                    }
+                    Change::SetCall(key, entry) => {
+                        Self::section(fields, "calls").insert(key, entry);
+                    }
+                }
+            }
         }
         // Written whole and renamed, so a crash never leaves half a file for the grader.
         let tmp = path.with_extension("json.tmp");
@@ -102,6 +148,21 @@ impl ResultsStore {
         if let Err(e) = written {
             tracing::warn!("cannot write {}: {e}", path.display());
         }
+        *self.read.lock().expect("read cache") = None;
+    }
+
+    /// The file's content, parsed once per version this store knows of.
+    fn snapshot(&self) -> Arc<Value> {
+        let path = self.path();
+        let mut read = self.read.lock().expect("read cache");
+        if let Some((p, v)) = read.as_ref() {
+            if *p == path {
+                return v.clone();
+            }
+        }
+        let value = Arc::new(Self::load(&path));
+        *read = Some((path, value.clone()));
+        value
     }
 
     fn section<'a>(fields: &'a mut Map<String, Value>, name: &str) -> &'a mut Map<String, Value> {
@@ -114,49 +175,43 @@ impl ResultsStore {
 
     pub fn record_cell(&self, code: &str, outputs: Vec<Value>) {
         let first_line = code.trim().lines().next().unwrap_or("").to_string();
-        self.update(|fields| {
-            Self::section(fields, "cells").insert(
-                cell_key(code),
-                json!({
-                    "magic": first_line,
-                    "recorded_at": chrono::Utc::now().to_rfc3339(),
-                    "kernel_version": env!("CARGO_PKG_VERSION"),
-                    "outputs": outputs,
-                }),
-            );
-        });
+        self.change(Change::SetCell(
+            cell_key(code),
+            json!({
+                "magic": first_line,
+                "recorded_at": chrono::Utc::now().to_rfc3339(),
+                "kernel_version": env!("CARGO_PKG_VERSION"),
+                "outputs": outputs,
+            }),
+        ));
+        self.flush();
     }
 
     /// A failed run leaves no result: a grader must not be shown an older one.
     pub fn forget_cell(&self, code: &str) {
-        self.update(|fields| {
-            Self::section(fields, "cells").remove(&cell_key(code));
-        });
+        self.change(Change::RemoveCell(cell_key(code)));
+        self.flush();
     }
 
     pub fn recorded_cell(&self, code: &str) -> Option<Value> {
-        Self::load(&self.path())["cells"]
-            .get(cell_key(code))
-            .cloned()
+        self.snapshot()["cells"].get(cell_key(code)).cloned()
     }
 
+    /// Kept until [`ResultsStore::flush`] (the engine flushes when the cell ends).
     pub fn record_call(&self, request: &ChatRequest, response: &ChatResponse) {
-        self.update(|fields| {
-            Self::section(fields, "calls").insert(
-                call_key(request),
-                json!({
-                    "model": response.model,
-                    "text": response.text,
-                    "finish_reason": response.finish_reason,
-                }),
-            );
-        });
+        self.change(Change::SetCall(
+            call_key(request),
+            json!({
+                "model": response.model,
+                "text": response.text,
+                "finish_reason": response.finish_reason,
+            }),
+        ));
     }
 
     pub fn recorded_call(&self, request: &ChatRequest) -> Option<ChatResponse> {
-        let call = Self::load(&self.path())["calls"]
-            .get(call_key(request))?
-            .clone();
+        let snapshot = self.snapshot();
+        let call = snapshot["calls"].get(call_key(request))?;
         Some(ChatResponse {
             text: call["text"].as_str()?.to_string(),
             model: call["model"].as_str().unwrap_or("").to_string(),
@@ -222,6 +277,12 @@ struct Recorded {
 
 fn output_json(kind: &str, bundle: &Bundle) -> Value {
     json!({"output_type": kind, "data": bundle.data, "metadata": bundle.metadata})
+}
+
+impl Drop for ResultsStore {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 impl RecordingSink {
@@ -298,12 +359,7 @@ mod tests {
     use crate::display::CollectingSink;
 
     fn store(dir: &Path, grader: Option<&str>) -> ResultsStore {
-        ResultsStore {
-            dir: Mutex::new(dir.to_path_buf()),
-            grader: grader.map(String::from),
-            disabled: false,
-            write: Mutex::new(()),
-        }
+        ResultsStore::new(dir.to_path_buf(), grader.map(String::from), false)
     }
 
     #[test]
@@ -341,7 +397,8 @@ mod tests {
         assert!(format!("{:?}", missing.take()).contains("Not re-run"));
 
         store(&dir, None).forget_cell(code);
-        assert!(grader.recorded_cell(code).is_none());
+        // A grader's run reads the file once (nothing writes it meanwhile): a new run sees this.
+        assert!(store(&dir, Some("autograde")).recorded_cell(code).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -358,7 +415,13 @@ mod tests {
             model: "m".into(),
             ..ChatResponse::default()
         };
-        store(&dir, None).record_call(&request, &response);
+        let student = store(&dir, None);
+        student.record_call(&request, &response);
+        assert!(
+            !dir.join(FILE_NAME).exists(),
+            "calls are written when the cell ends"
+        );
+        student.flush();
         let again = store(&dir, Some("validate"))
             .recorded_call(&request)
             .unwrap();

@@ -169,6 +169,16 @@ fn worker(
     let mut context: Option<(CommandContext, Pipes, CellOutput)> = None;
     for request in requests {
         if context.is_none() {
+            // Without a toolchain evcxr fails deep inside with a message about cargo metadata;
+            // say what is missing and that the magics do not need it.
+            if let Some(problem) =
+                crate::toolchain::rust_toolchain_problem(std::env::var_os("PATH").as_deref())
+            {
+                if let Request::Execute { reply, .. } = request {
+                    let _ = reply.send(Err(CellError::new("NoRustToolchain", problem)));
+                }
+                continue;
+            }
             match CommandContext::new() {
                 Ok((mut ctx, outputs)) => {
                     let pipes = (outputs.stdout.clone(), outputs.stderr.clone());

@@ -18,6 +18,7 @@ use super::check::{check, CheckOptions, CheckReport};
 use super::notebook::Notebook;
 use crate::engine::results_file::{cell_key, FILE_NAME as RESULTS_FILE};
 use crate::lab::fingerprint::sha256_hex;
+pub use crate::toolchain::find_tool;
 
 pub struct ExportOptions {
     pub out: Option<PathBuf>,
@@ -50,36 +51,6 @@ impl std::fmt::Display for NotReady {
 }
 
 impl std::error::Error for NotReady {}
-
-/// An executable on PATH, or beside this binary (a virtualenv's `bin`).
-pub fn find_tool(names: &[&str]) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-    {
-        dirs.push(dir);
-    }
-    for name in names {
-        let candidate = Path::new(name);
-        if candidate.is_absolute() {
-            if candidate.is_file() {
-                return Some(candidate.to_path_buf());
-            }
-            continue;
-        }
-        for dir in &dirs {
-            for file in [dir.join(name), dir.join(format!("{name}.exe"))] {
-                if file.is_file() {
-                    return Some(file);
-                }
-            }
-        }
-    }
-    None
-}
 
 const BROWSERS: &[&str] = &[
     "chromium",

@@ -87,6 +87,7 @@ def jupyterlab(tmp_path):
     token = secrets.token_hex(16)
     port = free_port()
     env = dict(os.environ)
+    env.pop("ALIGNMENT_LAB_RESULTS", None)  # a student's kernel keeps its results file
     for k in ("ALIGNMENT_LAB_BASE_URL", "ALIGNMENT_LAB_MODEL"):
         env.pop(k, None)
     # A fresh user-settings dir that turns off the "official Jupyter news?" prompt, which would

@@ -185,7 +185,11 @@ def course(tmp_path_factory, fake_server):
     submitted.mkdir(parents=True)
     shutil.copy(release, submitted / NOTEBOOK)
     nb = nbformat.read(submitted / NOTEBOOK, as_version=4)
-    with kernel_env(ALIGNMENT_LAB_MODEL="course-model", ALIGNMENT_LAB_HOME=str(base / "student-home")):
+    with kernel_env(
+        ALIGNMENT_LAB_MODEL="course-model",
+        ALIGNMENT_LAB_HOME=str(base / "student-home"),
+        ALIGNMENT_LAB_RESULTS=None,
+    ):
         NotebookClient(
             nb,
             kernel_name="alignment-lab",

@@ -252,3 +252,27 @@ def test_a_rerun_with_the_same_seed_is_answered_from_the_cache(kernel, fake_serv
     # Without a seed the model is asked again.
     reply, msgs = run(kc, 'Chat::new().model("numbered-model").user("Cache me.").send().unwrap()')
     assert len(fake_server.requests) == asked + 1
+
+
+def test_without_a_rust_toolchain_magics_work_and_rust_cells_say_how_to_install_one(
+    fake_server, tmp_path
+):
+    """A student who installed only the kernel: no cargo or rustc on PATH."""
+    bare_path = "/usr/local/bin:/usr/bin:/bin"
+    with kernel_env(
+        ALIGNMENT_LAB_HOME=str(tmp_path), ALIGNMENT_LAB_MODEL="fake-model", PATH=bare_path
+    ):
+        km, kc = start_new_kernel(kernel_name="alignment-lab", startup_timeout=60)
+    try:
+        reply, msgs = run(kc, ":chat --seed 1\nHello")
+        assert reply["content"]["status"] == "ok", all_text(msgs)
+        reply, msgs = run(kc, "let x = 40 + 2;\nx")
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] == "NoRustToolchain"
+        assert "rustup" in reply["content"]["evalue"]
+        assert "magics" in reply["content"]["evalue"]
+        reply, msgs = run(kc, ":rlhf-challenge reward-hacking --simulate")
+        assert reply["content"]["status"] == "ok", all_text(msgs)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -61,7 +61,9 @@ def student_notebook(folder, model, seed, challenge="reward-hacking"):
     debate = cell(nb, "al-ex3-debate")
     debate.source = debate.source.replace("--seed 1", f"--seed {seed}")
     folder.mkdir(parents=True, exist_ok=True)
-    with kernel_env(ALIGNMENT_LAB_MODEL=model, ALIGNMENT_LAB_HOME=str(folder / "home")):
+    with kernel_env(
+        ALIGNMENT_LAB_MODEL=model, ALIGNMENT_LAB_HOME=str(folder / "home"), ALIGNMENT_LAB_RESULTS=None
+    ):
         NotebookClient(
             nb, kernel_name="alignment-lab", timeout=180, startup_timeout=120,
             resources={"metadata": {"path": str(folder)}},
