@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -118,13 +118,7 @@ pub async fn run_notebook(
     mut on_cell: impl FnMut(usize, usize),
 ) -> Result<RunSummary> {
     engine.set_notebook(input);
-    let text = std::fs::read_to_string(input)
-        .with_context(|| format!("cannot read notebook {}", input.display()))?;
-    let mut nb: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid notebook JSON", input.display()))?;
-    if nb["nbformat"].as_u64() != Some(4) {
-        bail!("{} is not an nbformat 4 notebook", input.display());
-    }
+    let mut nb = crate::submission::Notebook::read(input)?.json;
     let cells = nb["cells"]
         .as_array()
         .cloned()

@@ -108,9 +108,9 @@ pub struct ClassResults {
 }
 
 /// The notebooks inside `path`: a notebook, a zip made by `alignment-lab export`, or a folder of
-/// either. Each comes with the name it is reported under.
+/// either. Each comes with the file it came from (the zip, for a notebook inside one).
 fn notebooks_in(path: &Path, notes: &mut Vec<String>) -> Vec<(PathBuf, Notebook)> {
-    let name = path.to_path_buf();
+    let origin = path.to_path_buf();
     if path.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
             .into_iter()
@@ -131,7 +131,7 @@ fn notebooks_in(path: &Path, notes: &mut Vec<String>) -> Vec<(PathBuf, Notebook)
                 notes.push(format!("{}: no notebook in the zip", path.display()));
                 Vec::new()
             }
-            Ok(found) => found.into_iter().map(|nb| (name.clone(), nb)).collect(),
+            Ok(found) => found.into_iter().map(|nb| (origin.clone(), nb)).collect(),
             Err(e) => {
                 notes.push(format!("{}: cannot read the zip ({e})", path.display()));
                 Vec::new()
@@ -139,7 +139,7 @@ fn notebooks_in(path: &Path, notes: &mut Vec<String>) -> Vec<(PathBuf, Notebook)
         };
     }
     match Notebook::read(path) {
-        Ok(nb) => vec![(name, nb)],
+        Ok(nb) => vec![(origin, nb)],
         Err(e) => {
             notes.push(format!("{:#} — skipped", e));
             Vec::new()
@@ -158,13 +158,7 @@ fn notebooks_in_zip(path: &Path) -> anyhow::Result<Vec<Notebook>> {
         }
         let mut text = String::new();
         file.read_to_string(&mut text)?;
-        let json: Value = serde_json::from_str(&text)?;
-        if json["nbformat"].as_u64() == Some(4) {
-            found.push(Notebook {
-                path: path.join(&name),
-                json,
-            });
-        }
+        found.push(Notebook::parse(&path.join(&name), &text)?);
     }
     Ok(found)
 }

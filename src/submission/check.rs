@@ -60,65 +60,65 @@ impl CheckReport {
     }
 
     pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        if self.ready() {
-            out.push_str(&format!("✓ {} is ready to hand in.\n", self.notebook));
-        } else {
-            out.push_str(&format!(
-                "✗ {} is not ready to hand in: {} problem(s).\n",
-                self.notebook,
-                self.problems.len()
-            ));
-        }
-        for p in &self.problems {
-            out.push_str(&format!("  ✗ {}\n", p.message));
-        }
-        for w in &self.warnings {
-            out.push_str(&format!("  ! {}\n", w.message));
-        }
-        for p in &self.passed {
-            out.push_str(&format!("  ✓ {p}\n"));
-        }
-        if !self.provenance.is_empty() {
-            out.push_str("Results came from:\n");
-            for (source, cells) in &self.provenance {
-                out.push_str(&format!("  - {source}: {}\n", cells.join(", ")));
-            }
-        }
-        out
+        self.render(&Style {
+            headline: |line| format!("{line}\n"),
+            notebook: |name| name.to_string(),
+            bullet: "  ",
+            warning: "!",
+            provenance: "Results came from:\n",
+            source: "  - ",
+        })
     }
 
     pub fn to_markdown(&self) -> String {
-        let mut out = String::new();
-        if self.ready() {
-            out.push_str(&format!(
-                "**✓ `{}` is ready to hand in.**\n\n",
-                self.notebook
-            ));
+        self.render(&Style {
+            headline: |line| format!("**{line}**\n\n"),
+            notebook: |name| format!("`{name}`"),
+            bullet: "- ",
+            warning: "⚠",
+            provenance: "\n**Results came from**\n\n",
+            source: "- ",
+        })
+    }
+
+    fn render(&self, style: &Style) -> String {
+        let name = (style.notebook)(&self.notebook);
+        let mut out = (style.headline)(&if self.ready() {
+            format!("✓ {name} is ready to hand in.")
         } else {
-            out.push_str(&format!(
-                "**✗ `{}` is not ready to hand in: {} problem(s).**\n\n",
-                self.notebook,
+            format!(
+                "✗ {name} is not ready to hand in: {} problem(s).",
                 self.problems.len()
-            ));
-        }
-        for p in &self.problems {
-            out.push_str(&format!("- ✗ {}\n", p.message));
-        }
-        for w in &self.warnings {
-            out.push_str(&format!("- ⚠ {}\n", w.message));
-        }
-        for p in &self.passed {
-            out.push_str(&format!("- ✓ {p}\n"));
+            )
+        });
+        let lines = (self.problems.iter().map(|p| format!("✗ {}", p.message)))
+            .chain(
+                self.warnings
+                    .iter()
+                    .map(|w| format!("{} {}", style.warning, w.message)),
+            )
+            .chain(self.passed.iter().map(|p| format!("✓ {p}")));
+        for line in lines {
+            out.push_str(&format!("{}{line}\n", style.bullet));
         }
         if !self.provenance.is_empty() {
-            out.push_str("\n**Results came from**\n\n");
+            out.push_str(style.provenance);
             for (source, cells) in &self.provenance {
-                out.push_str(&format!("- {source}: {}\n", cells.join(", ")));
+                out.push_str(&format!("{}{source}: {}\n", style.source, cells.join(", ")));
             }
         }
         out
     }
+}
+
+/// How the report is written: plain text for a terminal, markdown for the notebook.
+struct Style {
+    headline: fn(&str) -> String,
+    notebook: fn(&str) -> String,
+    bullet: &'static str,
+    warning: &'static str,
+    provenance: &'static str,
+    source: &'static str,
 }
 
 /// The `alignment_lab` cell metadata of the shipped course notebook, by cell id.
@@ -155,12 +155,13 @@ pub fn findings_text(source: &str) -> String {
 /// A template is a heading and the questions in italics: with those taken away, an untouched
 /// cell (of this or an older template version) has nothing left.
 fn only_prompts(source: &str) -> bool {
-    let italics = regex::Regex::new(r"(?s)\*[^*]+\*").expect("regex");
+    static ITALICS: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(?s)\*[^*]+\*").expect("regex"));
     let body: Vec<&str> = source
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
         .collect();
-    italics
+    ITALICS
         .replace_all(&findings_text(&body.join("\n")), "")
         .trim()
         .is_empty()
@@ -471,7 +472,7 @@ fn check_revealed_answers(nb: &Notebook, options: &CheckOptions, report: &mut Ch
     }
     if report.problems.len() == before {
         report.passed.push(if answers.prints.is_empty() {
-            "no probe results to look for revealed answers".to_string()
+            "no probe answer other than a refusal to look for in the file".to_string()
         } else {
             format!(
                 "none of the {} probe answers is in the file",
@@ -541,7 +542,7 @@ fn record_models(record: &Value) -> Vec<String> {
     models
 }
 
-const MODEL_KINDS: &[&str] = &["chat", "probe", "debate", "debate-transcript", "cell-calls"];
+const MODEL_KINDS: &[&str] = &["chat", "probe", "debate", "debate-transcript"];
 
 fn check_provenance(nb: &Notebook, report: &mut CheckReport) {
     let mut all_small = true;

@@ -18,7 +18,7 @@ use super::check::{check, CheckOptions, CheckReport};
 use super::notebook::Notebook;
 use crate::engine::results_file::{cell_key, FILE_NAME as RESULTS_FILE};
 use crate::lab::fingerprint::sha256_hex;
-pub use crate::toolchain::find_tool;
+use crate::toolchain::find_tool;
 
 pub struct ExportOptions {
     pub out: Option<PathBuf>,

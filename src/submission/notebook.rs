@@ -22,7 +22,12 @@ impl Notebook {
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let json: Value = serde_json::from_str(&text).with_context(|| {
+        Self::parse(path, &text)
+    }
+
+    /// A notebook's text, read from `path` (a file, or a member of a zip).
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let json: Value = serde_json::from_str(text).with_context(|| {
             format!(
                 "{} is not a notebook: it is not valid JSON (is it an exported HTML or a half-saved file?)",
                 path.display()
