@@ -9,8 +9,10 @@
 #      and the course debate on the embedded model batched vs sequential (alignment-lab bench)
 #   5. model calls from Rust cells: the endpoint beside the magic path, first and later Rust cells
 #      beside :chat, chat_all beside one call (alignment-lab bench --only cells)
+#   6. pip install of the wheel to the first :chat answer, beside ./install.sh --from-source in a
+#      sandbox (bench/install_speed.py --source-install; the source build alone is about 32 minutes)
 # Sets up a fresh machine the same way as the test script (scripts/prepare.sh).
-#   scripts/bench.sh            # REPEAT=3 by default (about 15 minutes on 2 cores)
+#   scripts/bench.sh            # REPEAT=3 by default (about an hour on 2 cores, most of it the source install)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -29,6 +31,8 @@ section "Course workloads against a fake server (200 ms per call, 4 slots per mo
 "$VENV/bin/python" bench/course_speed.py --repeat "$REPEAT" 2>&1 | tee -a "$LOG"
 section "Client and rendering overhead; embedded engine; course debate on the embedded model; Rust cells"
 "$BIN" bench --repeat "$REPEAT" 2>&1 | tee -a "$LOG"
+section "Install: pip install of the wheel to the first :chat answer, beside ./install.sh --from-source"
+"$VENV/bin/python" bench/install_speed.py --wheel "$ALIGNMENT_LAB_WHEEL" --repeat "$REPEAT" --source-install 2>&1 | tee -a "$LOG"
 
 {
     echo "# Benchmarks"
@@ -45,8 +49,8 @@ section "Client and rendering overhead; embedded engine; course debate on the em
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
     echo "- memory: $(free -g | awk '/^Mem:/ {print $2}') GiB; OS: $(. /etc/os-release && echo "$PRETTY_NAME")"
-    echo "- $(rustc --version); kernel built with the dev profile (dependencies at opt-level 2,"
-    echo "  the kernel's own crate unoptimised), as the test script builds it"
+    echo "- $(rustc --version); the kernel is the release wheel the test script builds and installs"
+    echo "  (llama.cpp pinned to x86-64-v3, no OpenMP; see docs/install.md)"
     echo
     echo "## Output"
     echo

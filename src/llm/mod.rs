@@ -3,6 +3,7 @@
 //!
 //! Nothing here knows about Jupyter or notebooks.
 
+pub mod bundled_model;
 pub mod cache;
 pub mod config;
 pub mod discovery;

@@ -53,3 +53,14 @@ def embedded_kernel_env(home):
         ALIGNMENT_LAB_MODEL=None,
         ALIGNMENT_LAB_HOME=str(home),
     )
+
+
+def installed_binary():
+    """The binary the installed kernelspec launches. The wheel's kernel.json names it relative to
+    the spec's own directory (`{resource_dir}/../../../../bin/alignment-lab`), so expand that the
+    way jupyter_client does."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("alignment-lab")
+    argv0 = spec.argv[0].replace("{resource_dir}", spec.resource_dir)
+    return str(pathlib.Path(argv0).resolve())

@@ -13,10 +13,9 @@ import subprocess
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from jupyter_client.kernelspec import KernelSpecManager
 from nbconvert import HTMLExporter
 
-from kernel_env import artifacts_dir, embedded_gguf, embedded_kernel_env, kernel_env
+from kernel_env import artifacts_dir, embedded_gguf, embedded_kernel_env, installed_binary, kernel_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 COURSE = ROOT / "notebooks" / "alignment-lab.ipynb"
@@ -160,7 +159,7 @@ def test_the_solved_pipeline_on_the_embedded_model(tmp_path):
 def test_alignment_lab_run_executes_exercise3_headlessly(fake_server, tmp_path):
     """README's headless path (`alignment-lab run`, no Jupyter): the skeleton runs without errors
     and says what is left; the solved version grades all five questions."""
-    binary = KernelSpecManager().get_kernel_spec("alignment-lab").argv[0]
+    binary = installed_binary()
     for solved in (False, True):
         path = tmp_path / f"exercise3-{solved}.ipynb"
         nbformat.write(exercise3(solved), path)

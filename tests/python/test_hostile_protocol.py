@@ -31,9 +31,8 @@ import psutil
 import pytest
 import zmq
 from jupyter_client import BlockingKernelClient, KernelManager
-from jupyter_client.kernelspec import KernelSpecManager
 
-from kernel_env import kernel_env
+from kernel_env import installed_binary, kernel_env
 
 DELIM = b"<IDS|MSG>"
 FAKE_ANSWER = "Hello from the fake model."
@@ -93,7 +92,7 @@ def new_marker():
 
 
 def kernel_binary():
-    return KernelSpecManager().get_kernel_spec("alignment-lab").argv[0]
+    return installed_binary()
 
 
 class Lab:

@@ -15,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
-from kernel_env import artifacts_dir, kernel_env
+from kernel_env import artifacts_dir, installed_binary, kernel_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 COURSE = ROOT / "notebooks" / "alignment-lab.ipynb"
@@ -27,13 +27,7 @@ EXERCISE_CELLS = (
 
 
 def binary():
-    spec = json.loads(
-        subprocess.run(
-            ["jupyter", "kernelspec", "list", "--json"], capture_output=True, text=True, check=True,
-            env={**os.environ, "PATH": f"{pathlib.Path(os.sys.executable).parent}:{os.environ['PATH']}"},
-        ).stdout
-    )["kernelspecs"]["alignment-lab"]
-    return spec["spec"]["argv"][0]
+    return installed_binary()
 
 
 def lab(*args, cwd=None):
