@@ -87,7 +87,7 @@ def test_the_kernelspec_matches_what_alignment_lab_install_writes(tmp_path):
     shipped = json.loads(
         (ROOT / "packaging/wheel-data/data/share/jupyter/kernels/alignment-lab/kernel.json").read_text()
     )
-    binary = shutil.which("alignment-lab") or os.environ.get("ALIGNMENT_LAB_BIN")
+    binary = os.environ.get("ALIGNMENT_LAB_BIN") or shutil.which("alignment-lab")
     if not binary:
         pytest.skip("no alignment-lab binary on PATH")
     subprocess.run([binary, "install", "--prefix", str(tmp_path)], check=True, capture_output=True)
