@@ -32,6 +32,12 @@ while [ $# -gt 0 ]; do
 done
 
 step() { printf '\n==> %s\n' "$*"; }
+# The wheel itself afresh (an update of the same version must replace the binary), then its
+# [lab] extra's dependencies, which pip leaves alone when they are already there.
+install_wheel() {
+    "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "$1"
+    "$VENV/bin/pip" install --quiet "$1[lab]"
+}
 
 LAB_HOME="${ALIGNMENT_LAB_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/alignment-lab}"
 VENV="$LAB_HOME/venv"
@@ -95,8 +101,7 @@ fi
 
 if [ "$ROUTE" = wheel ]; then
     step "Installing the prebuilt wheel $(basename "$CHOSEN") (no compiler needed)"
-    "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "$CHOSEN"
-    "$VENV/bin/pip" install --quiet "$CHOSEN[lab]"
+    install_wheel "$CHOSEN"
     rm -rf "$(dirname "$CHOSEN")"
 else
     step "Building from source: system packages"
@@ -128,8 +133,7 @@ else
     rm -f dist/alignment_lab-"$VERSION"-*.whl
     "$VENV/bin/maturin" build --release --locked --out dist
     BUILT="$(ls dist/alignment_lab-"$VERSION"-*.whl | head -1)"
-    "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "$BUILT"
-    "$VENV/bin/pip" install --quiet "$BUILT[lab]"
+    install_wheel "$BUILT"
 fi
 
 if command -v rustup >/dev/null 2>&1; then

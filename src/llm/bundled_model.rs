@@ -43,9 +43,9 @@ pub fn find_in_python_env(exe: &Path) -> Option<PathBuf> {
                     .is_some_and(|n| n.starts_with("python3"))
             })
             .collect();
-        // Newest first, so a venv rebuilt for a newer Python wins over a leftover older one.
-        pythons.sort();
-        pythons.reverse();
+        // Newest first, so a venv rebuilt for a newer Python wins over a leftover older one;
+        // by minor version as a number, since "python3.9" sorts after "python3.12" as text.
+        pythons.sort_by_key(|p| std::cmp::Reverse(python_minor(p)));
         for python in pythons {
             site_dirs.push(python.join("site-packages"));
             site_dirs.push(python.join("dist-packages"));
@@ -55,6 +55,15 @@ pub fn find_in_python_env(exe: &Path) -> Option<PathBuf> {
         .into_iter()
         .map(|site| site.join(MODEL_PACKAGE).join(BUNDLED_GGUF))
         .find(|candidate| is_bundled_model(candidate))
+}
+
+/// 12 for `.../python3.12`; 0 when the name has no number after `python3.`.
+fn python_minor(dir: &Path) -> u32 {
+    dir.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("python3."))
+        .and_then(|minor| minor.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The right file at the right size (pip checked its hash when it installed it).
@@ -104,6 +113,19 @@ mod tests {
             BUNDLED_GGUF_BYTES,
         );
         assert!(find_in_python_env(&exe_in(windows.path(), "Scripts")).is_some());
+    }
+
+    #[test]
+    fn the_newest_python_wins() {
+        let env = tempfile::tempdir().unwrap();
+        for python in ["python3.9", "python3.12"] {
+            place_model(
+                &env.path().join("lib").join(python).join("site-packages"),
+                BUNDLED_GGUF_BYTES,
+            );
+        }
+        let found = find_in_python_env(&exe_in(env.path(), "bin")).unwrap();
+        assert!(found.to_string_lossy().contains("python3.12"), "{found:?}");
     }
 
     #[test]
