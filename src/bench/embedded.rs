@@ -16,7 +16,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use tokio_util::sync::CancellationToken;
 
 use crate::llm::embedded::{self, EmbeddedBackend, EmbeddedSettings};
-use crate::llm::{ChatBackend, ChatRequest, LabConfig, Message};
+use crate::llm::{ChatBackend, ChatRequest, LabConfig, LlmError, Message};
 
 use super::{execute, line, stats, BenchOptions};
 
@@ -115,7 +115,7 @@ fn long_prompt() -> String {
 }
 
 pub async fn run(opts: &BenchOptions) -> Result<()> {
-    let settings = EmbeddedSettings::default();
+    let settings = configured_settings()?;
     println!(
         "Embedded engine benchmark — model {}, {} threads, {} tokens per answer, {} repetitions, {} cores",
         opts.gguf.display(),
@@ -171,20 +171,22 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
             .sum::<Result<u64, _>>()?;
         aggregate.push(total as f64 / wall);
     }
-    // Prompt processing: a long prompt, one token generated.
-    let long = long_prompt();
-    let long_text = ours.render_for_bench(&request(&long, 1).messages)?;
+    // Prompt processing: a long prompt, one token generated. Each repetition's prompt starts
+    // differently, so the prompt cache cannot serve it; the rate counts evaluated tokens only.
     let (mut prefill_ref, mut prefill_ours) = (vec![], vec![]);
-    for _ in 0..opts.repeat {
-        let (p, t, th) = (path.clone(), long_text.clone(), settings.threads);
+    for i in 0..opts.repeat {
+        let long = format!("Request {i}. {}", long_prompt());
+        let long_text = ours.render_for_bench(&request(&long, 1).messages)?;
+        let (p, t, th) = (path.clone(), long_text, settings.threads);
         prefill_ref.push(
             tokio::task::spawn_blocking(move || reference_prefill_tokens_per_second(&p, &t, th))
                 .await??,
         );
         let r = ours.chat(&request(&long, 1), &|_| {}, &cancel).await?;
-        let prompt_tokens = r.usage.prompt_tokens.unwrap_or(0) as f64;
+        let evaluated =
+            r.usage.prompt_tokens.unwrap_or(0) - r.usage.cached_prompt_tokens.unwrap_or(0);
         let first_s = r.timing.first_token_ms.unwrap_or(f64::NAN) / 1000.0;
-        prefill_ours.push(prompt_tokens / first_s);
+        prefill_ours.push(evaluated as f64 / first_s);
     }
     let (prefill_ref, prefill_ours) = (stats(prefill_ref), stats(prefill_ours));
 
@@ -260,14 +262,20 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
     Ok(())
 }
 
+/// The engine as the kernel would configure it from the environment (so ALIGNMENT_LAB_KV_CACHE
+/// and ALIGNMENT_LAB_PROMPT_CACHE select what is measured).
+fn configured_settings() -> Result<EmbeddedSettings, LlmError> {
+    let config = LabConfig::from_env().map_err(LlmError::Embedded)?;
+    Ok(EmbeddedSettings::from_config(&config))
+}
+
 /// Resident memory of a process that has loaded the model and answered once (run in a child
 /// process so the benchmark's own models do not count).
 pub async fn memory_probe(gguf: &Path) -> Result<()> {
     let path = gguf.to_path_buf();
-    let backend = tokio::task::spawn_blocking(move || {
-        EmbeddedBackend::load(&path, EmbeddedSettings::default())
-    })
-    .await??;
+    let backend =
+        tokio::task::spawn_blocking(move || EmbeddedBackend::load(&path, configured_settings()?))
+            .await??;
     backend
         .chat(
             &request("Say hello.", 32),

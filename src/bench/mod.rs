@@ -5,14 +5,18 @@
 //!   overhead over raw generation, resident memory.
 //! - `overhead`: the HTTP client and rendering against a server that answers at once.
 //! - `debate`: the course debate on the embedded model, batched against sequential decoding.
+//! - `server`: the embedded engine beside llama.cpp's `llama-server` on the same GGUF (decode,
+//!   four concurrent requests, the course debate, a probe), the server through the HTTP backend.
 //! - `cells`: model calls from Rust cells — the endpoint against the magic path, the first and
 //!   later Rust cells against `:chat`, `chat_all` against one call.
 
 pub mod canned_server;
 mod debate;
 mod embedded;
+pub mod llama_server;
 mod overhead;
 mod rust_cells;
+mod versus_server;
 
 use std::path::PathBuf;
 
@@ -32,6 +36,7 @@ pub enum Part {
     Embedded,
     Overhead,
     Debate,
+    Server,
     Cells,
 }
 
@@ -45,6 +50,9 @@ pub async fn run(opts: BenchOptions, parts: &[Part]) -> Result<()> {
     }
     if all || parts.contains(&Part::Debate) {
         debate::run(&opts).await?;
+    }
+    if all || parts.contains(&Part::Server) {
+        versus_server::run(&opts).await?;
     }
     if all || parts.contains(&Part::Cells) {
         rust_cells::run(&opts).await?;

@@ -279,6 +279,8 @@ pub struct QuestionResult {
     /// Prompt tokens of every call for this question, as the backend counted them: where the
     /// time goes on a small machine (prompt processing does not gain from batching).
     pub prompt_tokens: u64,
+    /// Of those, the ones the backend served from its prompt cache instead of evaluating them.
+    pub cached_prompt_tokens: u64,
     /// Summed time to first token of those calls (on the embedded backend: prompt processing).
     pub first_token_ms: u64,
 }
@@ -303,6 +305,7 @@ impl QuestionResult {
             millis: 0,
             completion_tokens: 0,
             prompt_tokens: 0,
+            cached_prompt_tokens: 0,
             first_token_ms: 0,
         }
     }
@@ -314,6 +317,7 @@ struct Call<'a> {
     temperature: f64,
     max_tokens: u32,
     prompt_tokens: std::sync::atomic::AtomicU64,
+    cached_prompt_tokens: std::sync::atomic::AtomicU64,
     first_token_ms: std::sync::atomic::AtomicU64,
 }
 
@@ -336,6 +340,8 @@ impl Call<'_> {
         use std::sync::atomic::Ordering::Relaxed;
         self.prompt_tokens
             .fetch_add(r.usage.prompt_tokens.unwrap_or(0), Relaxed);
+        self.cached_prompt_tokens
+            .fetch_add(r.usage.cached_prompt_tokens.unwrap_or(0), Relaxed);
         self.first_token_ms
             .fetch_add(r.timing.first_token_ms.unwrap_or(0.0) as u64, Relaxed);
         Ok((r.text, r.usage.completion_tokens.unwrap_or(0)))
@@ -431,6 +437,7 @@ async fn run_question(
         temperature: spec.temperature,
         max_tokens: spec.max_tokens,
         prompt_tokens: Default::default(),
+        cached_prompt_tokens: Default::default(),
         first_token_ms: Default::default(),
     };
     let reference = question.reference.as_ref();
@@ -587,6 +594,7 @@ async fn run_question(
     }
     result.millis = t0.elapsed().as_millis() as u64;
     result.prompt_tokens = call.prompt_tokens.into_inner();
+    result.cached_prompt_tokens = call.cached_prompt_tokens.into_inner();
     result.first_token_ms = call.first_token_ms.into_inner();
     result
 }

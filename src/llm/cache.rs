@@ -108,6 +108,8 @@ impl ChatBackend for CachingBackend {
                         usage: Usage {
                             prompt_tokens: entry.prompt_tokens,
                             completion_tokens: entry.completion_tokens,
+                            // Nothing was evaluated: the whole answer came from the cache.
+                            cached_prompt_tokens: entry.prompt_tokens,
                         },
                         ..Default::default()
                     });

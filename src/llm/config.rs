@@ -52,6 +52,11 @@ pub struct LabConfig {
     pub first_token_timeout: Option<Duration>,
     /// Longest silence between two chunks of an answer; `None`: the client default.
     pub idle_timeout: Option<Duration>,
+    /// The embedded engine's KV cache type (`ALIGNMENT_LAB_KV_CACHE`); `None`: its default.
+    pub kv_cache: Option<super::embedded::KvPrecision>,
+    /// Whether the embedded engine continues prompts from its KV cache
+    /// (`ALIGNMENT_LAB_PROMPT_CACHE=off` turns it off, for comparisons).
+    pub prompt_cache: bool,
 }
 
 /// The servers auto-discovery tries, in order.
@@ -107,7 +112,24 @@ impl LabConfig {
                 },
             }
         };
+        let kv_cache = get("ALIGNMENT_LAB_KV_CACHE")
+            .map(|v| {
+                v.parse()
+                    .map_err(|e| format!("ALIGNMENT_LAB_KV_CACHE: {e}"))
+            })
+            .transpose()?;
+        let prompt_cache = match get("ALIGNMENT_LAB_PROMPT_CACHE").as_deref().map(str::trim) {
+            None | Some("on" | "1" | "true") => true,
+            Some("off" | "0" | "false") => false,
+            Some(other) => {
+                return Err(format!(
+                    "ALIGNMENT_LAB_PROMPT_CACHE={other:?} is not one of on, off"
+                ))
+            }
+        };
         Ok(Self {
+            kv_cache,
+            prompt_cache,
             first_token_timeout: seconds("ALIGNMENT_LAB_FIRST_TOKEN_TIMEOUT")?,
             idle_timeout: seconds("ALIGNMENT_LAB_IDLE_TIMEOUT")?,
             backend,
@@ -200,6 +222,32 @@ mod tests {
             c.embedded_model_path_for(Some(&exe)),
             PathBuf::from("/m.gguf")
         );
+    }
+
+    #[test]
+    fn embedded_engine_settings_from_the_environment() {
+        let c = cfg(&[("ALIGNMENT_LAB_HOME", "/tmp/lab")]).unwrap();
+        assert_eq!((c.kv_cache, c.prompt_cache), (None, true));
+        let c = cfg(&[
+            ("ALIGNMENT_LAB_KV_CACHE", "f16"),
+            ("ALIGNMENT_LAB_PROMPT_CACHE", "off"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.kv_cache, c.prompt_cache),
+            (Some(crate::llm::embedded::KvPrecision::F16), false)
+        );
+        let c = cfg(&[("ALIGNMENT_LAB_KV_CACHE", "q8_0/f16")]).unwrap();
+        assert_eq!(
+            c.kv_cache,
+            Some(crate::llm::embedded::KvPrecision::Q8_0_KEYS)
+        );
+        let e = cfg(&[("ALIGNMENT_LAB_KV_CACHE", "q4")]).unwrap_err();
+        assert!(
+            e.contains("ALIGNMENT_LAB_KV_CACHE") && e.contains("f16, q8_0"),
+            "{e}"
+        );
+        assert!(cfg(&[("ALIGNMENT_LAB_PROMPT_CACHE", "maybe")]).is_err());
     }
 
     #[test]

@@ -95,10 +95,7 @@ pub async fn load_embedded(
     path: PathBuf,
     config: &LabConfig,
 ) -> Result<Arc<dyn ChatBackend>, LlmError> {
-    let settings = EmbeddedSettings {
-        parallel: config.parallel,
-        ..EmbeddedSettings::default()
-    };
+    let settings = EmbeddedSettings::from_config(config);
     tokio::task::spawn_blocking(move || EmbeddedBackend::load(&path, settings))
         .await
         .map_err(|e| LlmError::Embedded(format!("model loading task failed: {e}")))?

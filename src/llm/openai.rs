@@ -350,10 +350,15 @@ impl OpenAiBackend {
             if let Some(reason) = chunk.finish_reason {
                 response.finish_reason = Some(reason);
             }
-            if let Some((prompt_tokens, completion_tokens)) = chunk.usage {
+            if chunk.usage.is_some() || chunk.timings.is_some() {
+                let previous = std::mem::take(&mut response.usage);
+                let fresh = Usage::from_reply(chunk.usage.as_ref(), chunk.timings.as_ref());
                 response.usage = Usage {
-                    prompt_tokens,
-                    completion_tokens,
+                    prompt_tokens: fresh.prompt_tokens.or(previous.prompt_tokens),
+                    completion_tokens: fresh.completion_tokens.or(previous.completion_tokens),
+                    cached_prompt_tokens: fresh
+                        .cached_prompt_tokens
+                        .or(previous.cached_prompt_tokens),
                 };
             }
             if let Some(t) = chunk.timings {
@@ -377,11 +382,10 @@ impl OpenAiBackend {
 
 /// Usage and server timings from a chunk or a whole answer.
 fn apply_usage(response: &mut ChatResponse, v: &Value) {
-    if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-        response.usage = Usage {
-            prompt_tokens: u["prompt_tokens"].as_u64(),
-            completion_tokens: u["completion_tokens"].as_u64(),
-        };
+    let usage = v.get("usage").filter(|u| u.is_object());
+    let timings = v.get("timings").filter(|t| t.is_object());
+    if usage.is_some() || timings.is_some() {
+        response.usage = Usage::from_reply(usage, timings);
     }
     // llama.cpp reports `timings`; Ollama's native durations are not in the OpenAI API.
     if let Some(t) = v.get("timings").filter(|t| t.is_object()) {
@@ -398,6 +402,7 @@ fn timing(started: Instant, first_token: Option<Duration>, usage: &Usage) -> Tim
         _ => None,
     };
     Timing {
+        queued_ms: None,
         first_token_ms: first_token.map(|d| d.as_secs_f64() * 1000.0),
         total_ms: total.as_secs_f64() * 1000.0,
         tokens_per_second,

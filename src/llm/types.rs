@@ -51,11 +51,35 @@ pub struct ChatRequest {
 pub struct Usage {
     pub prompt_tokens: Option<u64>,
     pub completion_tokens: Option<u64>,
+    /// Of `prompt_tokens`, those served from a prompt cache rather than evaluated (the embedded
+    /// engine's; llama.cpp's `timings.cache_n`; OpenAI's `prompt_tokens_details.cached_tokens`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_prompt_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// From an OpenAI-style `usage` object and, when the server sends them, llama.cpp's
+    /// `timings` (which count the prompt tokens taken from the slot's cache as `cache_n`).
+    pub fn from_reply(usage: Option<&Value>, timings: Option<&Value>) -> Self {
+        let count = |v: Option<&Value>, pointer: &str| v.and_then(|v| v.pointer(pointer)?.as_u64());
+        Self {
+            prompt_tokens: count(usage, "/prompt_tokens"),
+            completion_tokens: count(usage, "/completion_tokens"),
+            cached_prompt_tokens: count(usage, "/prompt_tokens_details/cached_tokens")
+                .or_else(|| count(timings, "/cache_n")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Timing {
-    /// From sending the request to the first generated text (includes model loading).
+    /// Time the request waited for a free sequence before work on it began (the embedded
+    /// engine; a server's own queue is inside `first_token_ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued_ms: Option<f64>,
+    /// To the first generated text: from sending the request (servers; includes model loading
+    /// and the server's queue), or from the start of work on it (the embedded engine, whose
+    /// queue is `queued_ms`).
     pub first_token_ms: Option<f64>,
     pub total_ms: f64,
     /// Completion tokens per second of generation, from the first token on.
@@ -100,4 +124,31 @@ pub struct BackendInfo {
     pub endpoint: String,
     /// `LM Studio`, `Ollama`, `llama.cpp`, or a generic label.
     pub server: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cached_prompt_tokens_from_openai_or_llama_cpp() {
+        let openai = json!({"prompt_tokens": 90, "completion_tokens": 5,
+            "prompt_tokens_details": {"cached_tokens": 64}});
+        assert_eq!(
+            Usage::from_reply(Some(&openai), None).cached_prompt_tokens,
+            Some(64)
+        );
+        let usage = json!({"prompt_tokens": 90, "completion_tokens": 5});
+        let timings = json!({"cache_n": 70, "prompt_n": 20});
+        let u = Usage::from_reply(Some(&usage), Some(&timings));
+        assert_eq!(
+            (u.prompt_tokens, u.cached_prompt_tokens),
+            (Some(90), Some(70))
+        );
+        assert_eq!(
+            Usage::from_reply(Some(&usage), None).cached_prompt_tokens,
+            None
+        );
+    }
 }

@@ -205,6 +205,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
 
     let tokens: u64 = results.iter().map(|q| q.completion_tokens).sum();
     let prompt_tokens: u64 = results.iter().map(|q| q.prompt_tokens).sum();
+    let cached_prompt_tokens: u64 = results.iter().map(|q| q.cached_prompt_tokens).sum();
     let first_token_s = results.iter().map(|q| q.first_token_ms).sum::<u64>() as f64 / 1000.0;
     let questions_record: Vec<_> = results
         .iter()
@@ -240,7 +241,7 @@ pub async fn run(call: &MagicCall<'_>, ctx: MagicContext<'_>) -> Result<(), Cell
         },
         "questions": questions_record,
         "accuracy_by_round": acc,
-        "accounting": {"seconds": elapsed, "prompt_tokens": prompt_tokens, "completion_tokens": tokens, "time_to_first_token_s": first_token_s, "cache_hits": cache.hits(), "cache_misses": cache.misses()},
+        "accounting": {"seconds": elapsed, "prompt_tokens": prompt_tokens, "prompt_tokens_cached": cached_prompt_tokens, "completion_tokens": tokens, "time_to_first_token_s": first_token_s, "cache_hits": cache.hits(), "cache_misses": cache.misses()},
         "interrupted": interrupted,
     });
     let record_path = write_run_record(&ctx.session.config.home, "debate", &record)
