@@ -1,6 +1,7 @@
 # Sourced by scripts/test.sh and scripts/bench.sh: everything a fresh machine needs before the
-# kernel can be tested or measured — system packages, the embedded model, a Python venv with the
-# Jupyter tools, and the release wheel (maturin) installed into that venv, so the Jupyter-level
+# kernel can be tested or measured — system packages, the embedded model and the Gemma 3 test
+# model, a Python venv with the Jupyter tools, llama.cpp's llama-server (built once, cached
+# outside the clone), and the release wheel (maturin) installed into that venv, so the Jupyter-level
 # tests and benchmarks run the kernel a student's `pip install` gives. `cargo test --release`
 # then shares the wheel's build. Exports the paths it sets up.
 
@@ -25,6 +26,14 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install --quiet --upgrade pip
 "$VENV/bin/pip" install --quiet -r tests/python/requirements.txt
+
+step "Test model (Gemma 3 270M, a second architecture for the prompt tests)"
+PYTHON="$VENV/bin/python" scripts/fetch-test-model.sh
+
+step "llama.cpp's llama-server, the reference the tests and benchmarks compare with"
+ALIGNMENT_LAB_LLAMA_SERVER="$(PIP="$VENV/bin/pip" scripts/llama-server.sh)"
+export ALIGNMENT_LAB_LLAMA_SERVER
+echo "llama-server: $ALIGNMENT_LAB_LLAMA_SERVER"
 
 step "Build: the release wheel (maturin), installed into the test venv"
 WHEEL_DIR="$CARGO_TARGET_DIR/wheels"

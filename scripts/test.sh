@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full test suite, from a fresh machine: system packages, the embedded model, a Python venv
 # with the Jupyter test tools (scripts/prepare.sh), fmt and clippy, the Rust tests (unit,
-# wiremock, real model, load), the kernel through real Jupyter clients (jupyter_kernel_test,
+# wiremock, real models, llama-server beside the embedded engine, load), the kernel through real Jupyter clients (jupyter_kernel_test,
 # nbclient + nbconvert, JupyterLab in Chromium, fault matrix, hostile protocol peers), then the
 # benchmarks with fewer repetitions than scripts/bench.sh.
 set -euo pipefail
@@ -45,4 +45,5 @@ step "Benchmark: course workloads on a 200 ms fake server, beside sequential Pyt
 step "Benchmark: overhead; embedded engine against llama.cpp direct; debate batching; Rust cells (full run: scripts/bench.sh)"
 "$BIN" bench --repeat 3 --only overhead,embedded | tee "$OUT/alignment-lab-bench.txt"
 "$BIN" bench --repeat 1 --only debate | tee -a "$OUT/alignment-lab-bench.txt"
+"$BIN" bench --repeat 1 --only server | tee -a "$OUT/alignment-lab-bench.txt"
 "$BIN" bench --repeat 1 --only cells | tee -a "$OUT/alignment-lab-bench.txt"
