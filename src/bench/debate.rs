@@ -44,14 +44,16 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
         opts.repeat
     );
     let home = ScratchHome::new("debate")?;
-    let mut batched = engine(opts, 4, &home)?;
-    let mut sequential = engine(opts, 1, &home)?;
-    // Load the model in both engines before timing.
-    let warm = ":chat --max-tokens 4 --seed 1\nHi";
-    timed(&mut batched, warm).await?;
-    timed(&mut sequential, warm).await?;
     let (mut seq, mut bat, mut prefill_share, mut work) = (vec![], vec![], vec![], Value::Null);
     for _ in 0..opts.repeat {
+        // Fresh engines every repetition: the prompt cache would otherwise serve this
+        // repetition's identical conversations from the last one.
+        let mut batched = engine(opts, 4, &home)?;
+        let mut sequential = engine(opts, 1, &home)?;
+        // Load the model in both engines before timing.
+        let warm = ":chat --max-tokens 4 --seed 1\nHi";
+        timed(&mut batched, warm).await?;
+        timed(&mut sequential, warm).await?;
         let (seconds, accounting) = timed(&mut sequential, &cell).await?;
         seq.push(seconds);
         // One conversation at a time, time to first token is prompt processing alone.
