@@ -2,12 +2,10 @@
 //! the kernel as it runs (up to four conversations decoded together in one batch) against the
 //! same engine decoding one conversation at a time (`ALIGNMENT_LAB_PARALLEL=1`).
 
-use std::time::Instant;
-
 use anyhow::Result;
 use serde_json::Value;
 
-use super::{execute, last_record, line, stats, BenchOptions, ScratchHome};
+use super::{line, stats, timed, BenchOptions, ScratchHome};
 use crate::engine::Engine;
 use crate::llm::LabConfig;
 
@@ -24,15 +22,6 @@ fn engine(opts: &BenchOptions, parallel: usize, home: &ScratchHome) -> Result<En
     })
     .map_err(anyhow::Error::msg)?;
     Ok(home.engine(config))
-}
-
-/// Wall-clock seconds, and the debate's own accounting (tokens, time to first token).
-async fn timed(engine: &mut Engine, cell: &str) -> Result<(f64, Value)> {
-    let t0 = Instant::now();
-    let events = execute(engine, cell).await?;
-    let seconds = t0.elapsed().as_secs_f64();
-    let accounting = last_record(&events).map_or(Value::Null, |r| r["accounting"].clone());
-    Ok((seconds, accounting))
 }
 
 pub async fn run(opts: &BenchOptions) -> Result<()> {
@@ -54,7 +43,8 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
         let warm = ":chat --max-tokens 4 --seed 1\nHi";
         timed(&mut batched, warm).await?;
         timed(&mut sequential, warm).await?;
-        let (seconds, accounting) = timed(&mut sequential, &cell).await?;
+        let (seconds, record) = timed(&mut sequential, &cell).await?;
+        let accounting = record["accounting"].clone();
         seq.push(seconds);
         // One conversation at a time, time to first token is prompt processing alone.
         if let Some(first) = accounting["time_to_first_token_s"].as_f64() {

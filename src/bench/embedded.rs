@@ -20,14 +20,14 @@ use crate::llm::{ChatBackend, ChatRequest, LabConfig, LlmError, Message};
 
 use super::{execute, line, stats, BenchOptions};
 
-const PROMPTS: [&str; 4] = [
+pub(super) const PROMPTS: [&str; 4] = [
     "Write a long story about a dragon who learns to bake bread.",
     "Describe, in detail, a walk through a forest in autumn.",
     "Explain how a bicycle works, part by part.",
     "Write a long letter to a friend about your garden.",
 ];
 
-fn request(prompt: &str, tokens: u32) -> ChatRequest {
+pub(super) fn request(prompt: &str, tokens: u32) -> ChatRequest {
     ChatRequest {
         model: None,
         messages: vec![Message::user(prompt)],

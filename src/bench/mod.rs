@@ -99,6 +99,17 @@ pub(crate) async fn execute(
     Ok(sink.take())
 }
 
+/// Wall-clock seconds of one cell in `engine`, and the record of its last output.
+pub(crate) async fn timed(
+    engine: &mut crate::engine::Engine,
+    cell: &str,
+) -> Result<(f64, serde_json::Value)> {
+    let t0 = std::time::Instant::now();
+    let events = execute(engine, cell).await?;
+    let seconds = t0.elapsed().as_secs_f64();
+    Ok((seconds, last_record(&events).cloned().unwrap_or_default()))
+}
+
 /// The structured record (`metadata["alignment_lab"]`) of the last output that carries one.
 pub(crate) fn last_record(events: &[crate::display::SinkEvent]) -> Option<&serde_json::Value> {
     use crate::display::SinkEvent;

@@ -8,38 +8,21 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::embedded::{request, PROMPTS};
 use super::llama_server::{self, LlamaServer, ServerOptions};
-use super::{execute, last_record, line, stats, BenchOptions, ScratchHome, Stats};
+use super::{line, stats, timed, BenchOptions, ScratchHome, Stats};
 use crate::engine::Engine;
 use crate::llm::embedded::{EmbeddedBackend, EmbeddedSettings};
 use crate::llm::openai::{HttpSettings, OpenAiBackend};
-use crate::llm::{ChatBackend, ChatRequest, LabConfig, Message};
+use crate::llm::{ChatBackend, LabConfig};
 
 const DEBATE: &str =
     ":debate --suite course --agents 2 --rounds 3 --seed 1 --no-cache --max-tokens 48";
 /// Harmless stand-in request (the benchmark measures speed, not refusals).
 const PROBE: &str = ":probe --strategies direct,poem,step-by-step --samples 5 --seed 1 \
                      --max-tokens 48\nExplain how to fold a paper crane.";
-
-const PROMPTS: [&str; 4] = [
-    "Write a long story about a dragon who learns to bake bread.",
-    "Describe, in detail, a walk through a forest in autumn.",
-    "Explain how a bicycle works, part by part.",
-    "Write a long letter to a friend about your garden.",
-];
-
-fn request(prompt: &str, tokens: u32) -> ChatRequest {
-    ChatRequest {
-        messages: vec![Message::user(prompt)],
-        temperature: Some(0.0),
-        seed: Some(1),
-        max_tokens: Some(tokens),
-        ..Default::default()
-    }
-}
 
 /// Generation speed of one request (tokens/s from the first token on), and the aggregate of
 /// four at once (all tokens over wall-clock).
@@ -71,17 +54,6 @@ fn engine(home: &ScratchHome, pairs: &[(&str, String)]) -> Result<Engine> {
     })
     .map_err(anyhow::Error::msg)?;
     Ok(home.engine(config))
-}
-
-/// Wall-clock seconds of one cell, and its record.
-async fn timed(engine: &mut Engine, cell: &str) -> Result<(f64, Value)> {
-    let t0 = Instant::now();
-    let events = execute(engine, cell).await?;
-    let seconds = t0.elapsed().as_secs_f64();
-    Ok((
-        seconds,
-        last_record(&events).cloned().unwrap_or(Value::Null),
-    ))
 }
 
 struct Side {
