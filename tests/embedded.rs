@@ -343,3 +343,44 @@ async fn time_queued_is_reported_apart_from_time_to_first_token() {
     assert!(second.timing.first_token_ms.unwrap() < queued);
     assert!(second.timing.total_ms >= queued);
 }
+
+/// The two agents of a debate question send the same first prompt at the same moment: the
+/// second copies the first's evaluated prompt from its sequence instead of evaluating it again,
+/// and both answer what an engine without a prompt cache answers (same seeds, sampling on).
+#[tokio::test]
+async fn a_prompt_sent_twice_at_once_is_evaluated_once() {
+    let _turn = TURN.lock().await;
+    let Some(warm) = load() else { return };
+    let question = "Two trains leave stations 120 km apart at the same time and drive towards \
+                    each other at 40 km/h and 80 km/h. After how many hours do they meet? \
+                    Explain your reasoning and give the number.";
+    let both = |b: Arc<EmbeddedBackend>| async move {
+        let (one, two) = tokio::join!(
+            answer(&b, conversation(&[question]), 11),
+            answer(&b, conversation(&[question]), 12)
+        );
+        (one, two, b.stats())
+    };
+    let (one, two, stats) = both(warm).await;
+    let cold = load_with(EmbeddedSettings {
+        prompt_cache: false,
+        ..EmbeddedSettings::default()
+    })
+    .unwrap();
+    let (cold_one, cold_two, _) = both(cold).await;
+    assert_eq!(one.text, cold_one.text);
+    assert_eq!(two.text, cold_two.text);
+    let sent = one.usage.prompt_tokens.unwrap();
+    assert!(sent > 40, "the prompt has {sent} tokens");
+    assert_eq!(stats.sequences_shared, 1);
+    assert_eq!(stats.prompt_tokens_sent, 2 * sent);
+    assert_eq!(stats.prompt_tokens_evaluated, sent + 1);
+    let cached = [
+        one.usage.cached_prompt_tokens,
+        two.usage.cached_prompt_tokens,
+    ];
+    assert!(
+        cached.contains(&Some(0)) && cached.contains(&Some(sent - 1)),
+        "{cached:?}"
+    );
+}

@@ -184,6 +184,8 @@ pub struct EngineStats {
     /// Sequences brought back from host memory, and host memory they hold now.
     pub sequences_restored: u64,
     pub saved_bytes: u64,
+    /// Prompts that copied their start from a request still at work in another sequence.
+    pub sequences_shared: u64,
 }
 
 #[derive(Default)]
@@ -193,6 +195,7 @@ struct Counters {
     prompt_tokens_evaluated: AtomicU64,
     sequences_restored: AtomicU64,
     saved_bytes: AtomicU64,
+    sequences_shared: AtomicU64,
 }
 
 /// llama.cpp may be initialised once per process; everything that needs it shares this.
@@ -301,6 +304,7 @@ impl EmbeddedBackend {
                 .prompt_tokens_evaluated
                 .load(Ordering::Relaxed),
             sequences_restored: self.counters.sequences_restored.load(Ordering::Relaxed),
+            sequences_shared: self.counters.sequences_shared.load(Ordering::Relaxed),
             saved_bytes: self.counters.saved_bytes.load(Ordering::Relaxed),
         }
     }

@@ -119,6 +119,30 @@ impl<T: PartialEq> SequencePool<T> {
     }
 }
 
+/// A prompt may share a longer prefix with a request still at work in another sequence than with
+/// anything free or saved: the two agents of a debate question send the same first prompt at the
+/// same moment. Copying that sequence's KV entries (once it has evaluated them) costs a memory
+/// copy; evaluating them again costs a forward pass per token.
+///
+/// `busy` gives each running request's id and the tokens its sequence holds or will hold (its
+/// prompt while that is being evaluated). Returns the request to copy from and how many prompt
+/// tokens to take from it, when that beats `reused` (what the request's own sequence already
+/// holds) by at least `min_gain` tokens. At most all but the prompt's last token are taken, as in
+/// `acquire`.
+pub(super) fn best_donor<'a, T: PartialEq + 'a>(
+    prompt: &[T],
+    reused: usize,
+    min_gain: usize,
+    busy: impl IntoIterator<Item = (u64, &'a [T])>,
+) -> Option<(u64, usize)> {
+    let usable_limit = prompt.len().saturating_sub(1);
+    busy.into_iter()
+        .map(|(id, tokens)| (id, common_prefix(tokens, prompt).min(usable_limit)))
+        .filter(|&(_, common)| common >= reused + min_gain)
+        // The longest; among equals the earliest request (it is furthest along).
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +220,22 @@ mod tests {
         let a = p.acquire(&[1, 2, 3]).unwrap();
         p.release(a.seq, vec![1, 2, 3]);
         assert_eq!(p.acquire(&[1, 2, 3, 4]).unwrap().reused, 0);
+    }
+
+    #[test]
+    fn a_prompt_copies_from_the_busy_request_sharing_most_of_it() {
+        let prompt = [1, 2, 3, 4, 5, 6];
+        let a: &[u32] = &[1, 2, 3, 9];
+        let b: &[u32] = &[1, 2, 3, 4, 5, 6];
+        let c: &[u32] = &[1, 2, 3, 4, 5, 6, 7];
+        // b and c share the whole prompt; only all but its last token is taken; b came first.
+        assert_eq!(
+            best_donor(&prompt, 0, 2, [(3, a), (4, b), (5, c)]),
+            Some((4, 5))
+        );
+        // Not worth a copy when the own sequence already holds nearly as much.
+        assert_eq!(best_donor(&prompt, 4, 2, [(4, b)]), None);
+        assert_eq!(best_donor(&prompt, 3, 2, [(4, b)]), Some((4, 5)));
+        assert_eq!(best_donor::<u32>(&prompt, 0, 2, []), None);
     }
 }

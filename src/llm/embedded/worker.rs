@@ -1,7 +1,9 @@
 //! The model thread: one llama.cpp context whose sequences are decoded together in one batch
 //! (continuous batching). New requests join while others generate; each step evaluates one token
 //! for every generating sequence plus prompt chunks up to the step's token budget; a prompt
-//! continues from whatever its sequence's KV cache already holds (`sequences.rs`).
+//! continues from whatever its sequence's KV cache already holds (`sequences.rs`), from a copy
+//! kept in host memory (`saved.rs`), or from a copy of another request's sequence that is still
+//! at work (`copy_from_donors`).
 
 use std::num::NonZeroU32;
 use std::path::Path;
@@ -25,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::gguf::{model_id_for, quantization_name};
 use super::prompt::{render_prompt, template_for, tokenize_prompt};
 use super::saved::SavedSequences;
-use super::sequences::{Assignment, SequencePool};
+use super::sequences::{best_donor, Assignment, SequencePool};
 use super::{Counters, EmbeddedSettings, KvPrecision, KvType};
 use crate::llm::{LlmError, Message, ModelInfo};
 
@@ -62,6 +64,8 @@ pub(super) struct Job {
 
 /// One request at work in one sequence of the shared KV cache.
 struct Slot {
+    /// Unique per request (a sequence id is reused by the next request).
+    id: u64,
     seq: i32,
     job: Job,
     prompt: Vec<LlamaToken>,
@@ -82,12 +86,34 @@ struct Slot {
     step_start: (usize, Option<LlamaToken>),
     /// Set when the request is over: the finish reason, or why it failed.
     outcome: Option<Result<&'static str, LlmError>>,
+    /// Waiting for another request to evaluate the start of this prompt, to copy it from there.
+    awaiting: Option<Donor>,
+    /// A copy from another sequence is queued in llama.cpp (it runs at the next decode), so this
+    /// sequence's KV data are not in place yet.
+    copy_pending: bool,
+}
+
+/// The request a waiting slot copies its prompt's start from, and how many tokens it takes.
+#[derive(Clone, Copy)]
+struct Donor {
+    id: u64,
+    tokens: usize,
 }
 
 impl Slot {
-    /// Whether part of the prompt is still to be evaluated.
+    /// Whether part of the prompt is still to be evaluated (by this slot, not by a donor).
     fn prefilling(&self) -> bool {
-        self.kv.len() < self.prompt.len()
+        self.awaiting.is_none() && self.kv.len() < self.prompt.len()
+    }
+
+    /// The tokens this sequence holds, or will hold once its prompt is evaluated: what another
+    /// prompt could copy from it.
+    fn shareable(&self) -> &[LlamaToken] {
+        if self.kv.len() < self.prompt.len() {
+            &self.prompt
+        } else {
+            &self.kv
+        }
     }
 
     fn begin_step(&mut self) {
@@ -98,6 +124,9 @@ impl Slot {
     /// Put this slot's work for the step into `batch`: its last sampled token, or the next
     /// chunk of its prompt, at most `room` tokens. Returns the prompt tokens added.
     fn feed(&mut self, batch: &mut LlamaBatch, room: usize) -> usize {
+        if self.awaiting.is_some() {
+            return 0;
+        }
         if let Some(token) = self.next.take() {
             self.add(batch, token, true);
             return 0;
@@ -285,6 +314,7 @@ pub(super) fn worker_main(
         0
     });
     let mut slots: Vec<Slot> = Vec::new();
+    let mut next_id: u64 = 0;
     loop {
         // Take new requests: block when idle, otherwise only what is already waiting.
         while pool.has_free() {
@@ -311,8 +341,17 @@ pub(super) fn worker_main(
             counters
                 .prompt_tokens_sent
                 .fetch_add(prompt.len() as u64, Ordering::Relaxed);
+            let awaiting = if settings.prompt_cache {
+                let busy = slots.iter().map(|s| (s.id, s.shareable()));
+                best_donor(&prompt, reused, MIN_SHARED_TOKENS, busy)
+                    .map(|(id, tokens)| Donor { id, tokens })
+            } else {
+                None
+            };
             let admitted = Instant::now();
+            next_id += 1;
             slots.push(Slot {
+                id: next_id,
                 seq,
                 sampler: make_sampler(job.temperature, job.top_p, job.seed),
                 queued: admitted.saturating_duration_since(job.submitted),
@@ -328,8 +367,11 @@ pub(super) fn worker_main(
                 logits_at: None,
                 step_start: (0, None),
                 outcome: None,
+                awaiting,
+                copy_pending: false,
             });
         }
+        copy_from_donors(&mut slots, &mut ctx, &counters);
 
         // Drop cancelled requests before spending compute on them; what they evaluated stays
         // in their sequence for a later prompt to reuse.
@@ -340,7 +382,7 @@ pub(super) fn worker_main(
                 let _ = slot.job.events.send(Event::Done(Err(LlmError::Cancelled {
                     partial: String::new(),
                 })));
-                pool.release(slot.seq, slot.kv);
+                release(&mut pool, &mut ctx, slot);
             } else {
                 i += 1;
             }
@@ -376,8 +418,16 @@ pub(super) fn worker_main(
             }
             prompt_tokens += slot.feed(&mut batch, room);
         }
+        if batch.n_tokens() == 0 {
+            // Only slots waiting for a donor that has just gone; they evaluate their own prompt.
+            copy_from_donors(&mut slots, &mut ctx, &counters);
+            continue;
+        }
         match ctx.decode(&mut batch) {
             Ok(()) => {
+                for slot in slots.iter_mut() {
+                    slot.copy_pending = false;
+                }
                 counters
                     .prompt_tokens_evaluated
                     .fetch_add(prompt_tokens as u64, Ordering::Relaxed);
@@ -391,6 +441,8 @@ pub(super) fn worker_main(
                 for slot in slots.iter_mut() {
                     slot.undo_step(&mut ctx);
                 }
+                // A decode that succeeds has run llama.cpp's queued sequence copies first.
+                let mut copies_done = false;
                 for slot in slots.iter_mut() {
                     batch.clear();
                     slot.begin_step();
@@ -401,6 +453,7 @@ pub(super) fn worker_main(
                     }
                     match ctx.decode(&mut batch) {
                         Ok(()) => {
+                            copies_done = true;
                             counters
                                 .prompt_tokens_evaluated
                                 .fetch_add(fed as u64, Ordering::Relaxed);
@@ -415,9 +468,16 @@ pub(super) fn worker_main(
                         }
                     }
                 }
+                if copies_done {
+                    for slot in slots.iter_mut() {
+                        slot.copy_pending = false;
+                    }
+                }
             }
         }
 
+        // Before a donor that finished in this step gives its sequence back.
+        copy_from_donors(&mut slots, &mut ctx, &counters);
         // Hand back what finished, keeping the others in order.
         let mut i = 0;
         while i < slots.len() {
@@ -428,6 +488,58 @@ pub(super) fn worker_main(
                 i += 1;
             }
         }
+    }
+}
+
+/// A shared prefix shorter than this is evaluated rather than waited for and copied.
+const MIN_SHARED_TOKENS: usize = 16;
+
+/// Slots waiting for a donor copy the start of their prompt once the donor has evaluated it
+/// (llama.cpp copies the donor's whole KV stream at the next decode; the tail beyond the shared
+/// prefix is dropped here). A slot whose donor is gone, or failed, evaluates its prompt itself.
+fn copy_from_donors(slots: &mut [Slot], ctx: &mut LlamaContext, counters: &Counters) {
+    for i in 0..slots.len() {
+        let Some(donor) = slots[i].awaiting else {
+            continue;
+        };
+        let source = slots
+            .iter()
+            .find(|s| s.id == donor.id && !matches!(s.outcome, Some(Err(_))))
+            .map(|s| (s.seq, s.kv.len() >= donor.tokens));
+        match source {
+            Some((_, false)) => continue,
+            Some((from, true)) => {
+                let slot = &mut slots[i];
+                let copied = ctx.copy_kv_cache_seq(from, slot.seq, None, None).is_ok()
+                    && ctx
+                        .clear_kv_cache_seq(Some(slot.seq as u32), Some(donor.tokens as u32), None)
+                        .unwrap_or(false);
+                if copied {
+                    slot.kv = slot.prompt[..donor.tokens].to_vec();
+                    slot.reused = donor.tokens;
+                    slot.copy_pending = true;
+                    counters.sequences_shared.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    // The sequence's old content is gone or unknown: evaluate from scratch.
+                    let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
+                    slot.kv.clear();
+                    slot.reused = 0;
+                }
+            }
+            None => {}
+        }
+        slots[i].awaiting = None;
+    }
+}
+
+/// Give a slot's sequence back to the pool with what its KV cache holds; a sequence whose copy
+/// from a donor has not run yet holds nothing usable.
+fn release(pool: &mut SequencePool<LlamaToken>, ctx: &mut LlamaContext, slot: Slot) {
+    if slot.copy_pending {
+        let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
+        pool.release(slot.seq, Vec::new());
+    } else {
+        pool.release(slot.seq, slot.kv);
     }
 }
 
