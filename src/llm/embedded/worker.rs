@@ -88,9 +88,6 @@ struct Slot {
     outcome: Option<Result<&'static str, LlmError>>,
     /// Waiting for another request to evaluate the start of this prompt, to copy it from there.
     awaiting: Option<Donor>,
-    /// A copy from another sequence is queued in llama.cpp (it runs at the next decode), so this
-    /// sequence's KV data are not in place yet.
-    copy_pending: bool,
 }
 
 /// The request a waiting slot copies its prompt's start from, and how many tokens it takes.
@@ -335,19 +332,24 @@ pub(super) fn worker_main(
             };
             let assignment = pool.acquire(&prompt).expect("a sequence is free");
             let seq = assignment.seq;
-            let reused = continue_from_saved(&mut ctx, &mut saved, assignment, &prompt, &counters);
+            let donor = if settings.prompt_cache {
+                let busy = slots.iter().map(|s| (s.id, s.shareable()));
+                best_donor(&prompt, assignment.reused, MIN_SHARED_TOKENS, busy)
+                    .map(|(id, tokens)| Donor { id, tokens })
+            } else {
+                None
+            };
+            let from_donor = donor.map_or(0, |d| d.tokens);
+            let reused = continue_from_saved(
+                &mut ctx, &mut saved, assignment, &prompt, &counters, from_donor,
+            );
             // Keep the shared prefix, drop the rest of what the sequence held.
             let _ = ctx.clear_kv_cache_seq(Some(seq as u32), Some(reused as u32), None);
             counters
                 .prompt_tokens_sent
                 .fetch_add(prompt.len() as u64, Ordering::Relaxed);
-            let awaiting = if settings.prompt_cache {
-                let busy = slots.iter().map(|s| (s.id, s.shareable()));
-                best_donor(&prompt, reused, MIN_SHARED_TOKENS, busy)
-                    .map(|(id, tokens)| Donor { id, tokens })
-            } else {
-                None
-            };
+            // A saved copy that serves more than the donor was restored instead.
+            let awaiting = donor.filter(|d| d.tokens > reused);
             let admitted = Instant::now();
             next_id += 1;
             slots.push(Slot {
@@ -368,7 +370,6 @@ pub(super) fn worker_main(
                 step_start: (0, None),
                 outcome: None,
                 awaiting,
-                copy_pending: false,
             });
         }
         copy_from_donors(&mut slots, &mut ctx, &counters);
@@ -382,7 +383,7 @@ pub(super) fn worker_main(
                 let _ = slot.job.events.send(Event::Done(Err(LlmError::Cancelled {
                     partial: String::new(),
                 })));
-                release(&mut pool, &mut ctx, slot);
+                pool.release(slot.seq, slot.kv);
             } else {
                 i += 1;
             }
@@ -425,9 +426,6 @@ pub(super) fn worker_main(
         }
         match ctx.decode(&mut batch) {
             Ok(()) => {
-                for slot in slots.iter_mut() {
-                    slot.copy_pending = false;
-                }
                 counters
                     .prompt_tokens_evaluated
                     .fetch_add(prompt_tokens as u64, Ordering::Relaxed);
@@ -441,8 +439,6 @@ pub(super) fn worker_main(
                 for slot in slots.iter_mut() {
                     slot.undo_step(&mut ctx);
                 }
-                // A decode that succeeds has run llama.cpp's queued sequence copies first.
-                let mut copies_done = false;
                 for slot in slots.iter_mut() {
                     batch.clear();
                     slot.begin_step();
@@ -453,7 +449,6 @@ pub(super) fn worker_main(
                     }
                     match ctx.decode(&mut batch) {
                         Ok(()) => {
-                            copies_done = true;
                             counters
                                 .prompt_tokens_evaluated
                                 .fetch_add(fed as u64, Ordering::Relaxed);
@@ -466,11 +461,6 @@ pub(super) fn worker_main(
                                  batch failed with: {shared}); the other requests go on"
                             ))));
                         }
-                    }
-                }
-                if copies_done {
-                    for slot in slots.iter_mut() {
-                        slot.copy_pending = false;
                     }
                 }
             }
@@ -494,9 +484,14 @@ pub(super) fn worker_main(
 /// A shared prefix shorter than this is evaluated rather than waited for and copied.
 const MIN_SHARED_TOKENS: usize = 16;
 
-/// Slots waiting for a donor copy the start of their prompt once the donor has evaluated it
-/// (llama.cpp copies the donor's whole KV stream at the next decode; the tail beyond the shared
-/// prefix is dropped here). A slot whose donor is gone, or failed, evaluates its prompt itself.
+/// Slots waiting for a donor copy the start of their prompt once the donor has evaluated it; a
+/// slot whose donor is gone, or failed, evaluates its prompt itself.
+///
+/// The copy goes through the donor's sequence state (`state_seq_get`/`set`, as for sequences
+/// saved to host memory), not `llama_memory_seq_cp`: with one KV stream per sequence the latter
+/// only queues a copy of the whole stream until the next decode, and a restore into either
+/// stream before then (admission restores saved sequences) would be overwritten or copied stale.
+/// The state copy is done when it returns and carries only the donor's own cells.
 fn copy_from_donors(slots: &mut [Slot], ctx: &mut LlamaContext, counters: &Counters) {
     for i in 0..slots.len() {
         let Some(donor) = slots[i].awaiting else {
@@ -510,14 +505,16 @@ fn copy_from_donors(slots: &mut [Slot], ctx: &mut LlamaContext, counters: &Count
             Some((_, false)) => continue,
             Some((from, true)) => {
                 let slot = &mut slots[i];
-                let copied = ctx.copy_kv_cache_seq(from, slot.seq, None, None).is_ok()
+                let copied = ctx
+                    .state_seq_get(from, LlamaStateSeqFlags::default())
+                    .and_then(|state| ctx.state_seq_set(&state, slot.seq))
+                    .is_ok()
                     && ctx
                         .clear_kv_cache_seq(Some(slot.seq as u32), Some(donor.tokens as u32), None)
                         .unwrap_or(false);
                 if copied {
                     slot.kv = slot.prompt[..donor.tokens].to_vec();
                     slot.reused = donor.tokens;
-                    slot.copy_pending = true;
                     counters.sequences_shared.fetch_add(1, Ordering::Relaxed);
                 } else {
                     // The sequence's old content is gone or unknown: evaluate from scratch.
@@ -532,29 +529,20 @@ fn copy_from_donors(slots: &mut [Slot], ctx: &mut LlamaContext, counters: &Count
     }
 }
 
-/// Give a slot's sequence back to the pool with what its KV cache holds; a sequence whose copy
-/// from a donor has not run yet holds nothing usable.
-fn release(pool: &mut SequencePool<LlamaToken>, ctx: &mut LlamaContext, slot: Slot) {
-    if slot.copy_pending {
-        let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
-        pool.release(slot.seq, Vec::new());
-    } else {
-        pool.release(slot.seq, slot.kv);
-    }
-}
-
 /// Sequences shorter than this are not worth saving (their prompt is evaluated in one step).
 const MIN_SAVED_TOKENS: usize = 32;
 
 /// Before a request overwrites its sequence, save what the sequence held to host memory; then,
-/// if a saved sequence shares more of the prompt than the sequence itself does, restore it.
-/// Returns how many prompt tokens the sequence now holds.
+/// if a saved sequence shares more of the prompt than the sequence itself does and more than a
+/// busy request will hand over (`from_donor` tokens), restore it. Returns how many prompt tokens
+/// the sequence now holds.
 fn continue_from_saved(
     ctx: &mut LlamaContext,
     saved: &mut SavedSequences<LlamaToken, SeqState>,
     assignment: Assignment<LlamaToken>,
     prompt: &[LlamaToken],
     counters: &Counters,
+    from_donor: usize,
 ) -> usize {
     let Assignment { seq, reused, held } = assignment;
     if held.len() >= reused + MIN_SAVED_TOKENS {
@@ -566,7 +554,7 @@ fn continue_from_saved(
     let mut reused = reused;
     if let Some((index, common)) = saved.best(prompt) {
         let usable = common.min(prompt.len().saturating_sub(1));
-        if usable > reused {
+        if usable > reused.max(from_donor) {
             if ctx.state_seq_set(saved.state(index), seq).is_ok() {
                 reused = usable;
                 counters.sequences_restored.fetch_add(1, Ordering::Relaxed);
