@@ -463,3 +463,74 @@ async fn each_model_has_its_own_request_slots() {
     assert_eq!((first_wave("a"), first_wave("b")), (2, 2), "{arrivals:?}");
     assert_eq!(arrivals.len(), 6);
 }
+
+/// llama.cpp's server closes the connection after a streamed answer without saying so
+/// (measured: every request sent on that connection afterwards is dropped unanswered), and a
+/// pooled connection reused before the close arrives fails the next call. This server does the
+/// same, deterministically: it answers one request per connection and drops the next one
+/// unanswered. With no retries allowed, two calls in a row must both succeed.
+#[tokio::test]
+async fn a_connection_the_server_drops_after_a_stream_is_not_reused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(Mutex::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            *counted.lock().unwrap() += 1;
+            tokio::spawn(async move {
+                // Read the request: headers, then the body its Content-Length announces.
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                let header_end = loop {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&request[..header_end]).to_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                while request.len() < header_end + length {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let body = format!("data: {}\n\ndata: [DONE]\n\n", delta("hello"));
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                socket.write_all(reply.as_bytes()).await.unwrap();
+                // The next request on this connection is dropped unanswered.
+                let _ = socket.read(&mut buf).await;
+            });
+        }
+    });
+    let client = OpenAiBackend::new(
+        &format!("http://127.0.0.1:{port}/v1"),
+        "test server",
+        None,
+        None,
+        4,
+        HttpSettings {
+            max_attempts: 1,
+            ..fast()
+        },
+    );
+    for _ in 0..2 {
+        let reply = client
+            .chat(&request("tiny"), &|_| {}, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(reply.text, "hello");
+    }
+    assert_eq!(*connections.lock().unwrap(), 2);
+}

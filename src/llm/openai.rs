@@ -74,11 +74,13 @@ impl OpenAiBackend {
     ) -> Self {
         let client = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
-            // llama.cpp's server (also under LM Studio and Ollama's runner) closes a keep-alive
-            // connection after 5 s idle; a pooled connection reused at that moment fails with
-            // "connection closed before message completed" and costs a retry. Closing our idle
-            // connections first avoids the race (seen in the llama-server benchmark).
-            .pool_idle_timeout(Duration::from_secs(2))
+            // A fresh connection per call: llama.cpp's server closes the connection after a
+            // streamed answer without a `Connection: close` (measured on llama-server from
+            // llama-cpp-python 0.3.36: every request sent on it afterwards is dropped), so a
+            // pooled connection reused before the close arrives fails with "connection closed
+            // before message completed" and costs a retry (seen in the llama-server benchmark).
+            // A connect to a local server takes well under a millisecond; a call takes seconds.
+            .pool_max_idle_per_host(0)
             .build()
             .expect("reqwest client with default TLS-less config");
         Self {
