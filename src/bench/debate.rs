@@ -5,7 +5,7 @@
 use anyhow::Result;
 use serde_json::Value;
 
-use super::{line, stats, timed, BenchOptions, ScratchHome};
+use super::{line, stats, timed, BenchOptions, PromptTally, ScratchHome};
 use crate::engine::Engine;
 use crate::llm::LabConfig;
 
@@ -34,8 +34,8 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
     );
     let home = ScratchHome::new("debate")?;
     let (mut seq, mut bat, mut prefill_share, mut work) = (vec![], vec![], vec![], Value::Null);
-    // Share of the prompt tokens sent that each run evaluated (the rest came from its cache).
-    let (mut seq_evaluated, mut bat_evaluated) = (vec![], vec![]);
+    // Prompt tokens each run sent and took from its prompt cache.
+    let (mut seq_prompt, mut bat_prompt) = (PromptTally::default(), PromptTally::default());
     for _ in 0..opts.repeat {
         // Fresh engines every repetition: the prompt cache would otherwise serve this
         // repetition's identical conversations from the last one.
@@ -52,11 +52,11 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
         if let Some(first) = accounting["time_to_first_token_s"].as_f64() {
             prefill_share.push(first / seconds);
         }
-        seq_evaluated.extend(evaluated_share(&accounting));
+        seq_prompt.add(&accounting);
         work = accounting;
         let (seconds, record) = timed(&mut batched, &cell).await?;
         bat.push(seconds);
-        bat_evaluated.extend(evaluated_share(&record["accounting"]));
+        bat_prompt.add(&record["accounting"]);
     }
     let (seq, bat) = (stats(seq), stats(bat));
     line("one conversation at a time (reference)", &seq, "s");
@@ -78,19 +78,13 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
             1.0 / share
         );
     }
-    if !seq_evaluated.is_empty() && !bat_evaluated.is_empty() {
+    if seq_prompt.sent > 0 && bat_prompt.sent > 0 {
         println!(
             "  prompt tokens evaluated (the rest served by the prompt cache): one at a time {:.0}%, \
              batched {:.0}% of those sent\n",
-            stats(seq_evaluated).median * 100.0,
-            stats(bat_evaluated).median * 100.0
+            seq_prompt.evaluated_share() * 100.0,
+            bat_prompt.evaluated_share() * 100.0
         );
     }
     Ok(())
-}
-
-fn evaluated_share(accounting: &Value) -> Option<f64> {
-    let sent = accounting["prompt_tokens"].as_f64()?;
-    let cached = accounting["prompt_tokens_cached"].as_f64()?;
-    (sent > 0.0).then(|| (sent - cached) / sent)
 }

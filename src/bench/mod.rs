@@ -110,6 +110,27 @@ pub(crate) async fn timed(
     Ok((seconds, last_record(&events).cloned().unwrap_or_default()))
 }
 
+/// Prompt tokens a `:debate` sent and those its backend served from a prompt cache, summed over
+/// the debate records added.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PromptTally {
+    pub sent: u64,
+    pub cached: u64,
+}
+
+impl PromptTally {
+    /// Add one debate record's `accounting`.
+    pub fn add(&mut self, accounting: &serde_json::Value) {
+        self.sent += accounting["prompt_tokens"].as_u64().unwrap_or(0);
+        self.cached += accounting["prompt_tokens_cached"].as_u64().unwrap_or(0);
+    }
+
+    /// The share of the prompt tokens sent that were evaluated.
+    pub fn evaluated_share(&self) -> f64 {
+        (self.sent - self.cached.min(self.sent)) as f64 / self.sent.max(1) as f64
+    }
+}
+
 /// The structured record (`metadata["alignment_lab"]`) of the last output that carries one.
 pub(crate) fn last_record(events: &[crate::display::SinkEvent]) -> Option<&serde_json::Value> {
     use crate::display::SinkEvent;

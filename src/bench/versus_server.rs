@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::embedded::{request, PROMPTS};
 use super::llama_server::{self, LlamaServer, ServerOptions};
-use super::{line, stats, timed, BenchOptions, ScratchHome, Stats};
+use super::{line, stats, timed, BenchOptions, PromptTally, ScratchHome, Stats};
 use crate::engine::Engine;
 use crate::llm::embedded::{EmbeddedBackend, EmbeddedSettings};
 use crate::llm::openai::{HttpSettings, OpenAiBackend};
@@ -56,26 +56,17 @@ fn engine(home: &ScratchHome, pairs: &[(&str, String)]) -> Result<Engine> {
     Ok(home.engine(config))
 }
 
+#[derive(Default)]
 struct Side {
     decode: Vec<f64>,
     four_way: Vec<f64>,
     debate: Vec<f64>,
     probe: Vec<f64>,
     /// Prompt tokens sent and served from the cache, over the debate runs.
-    debate_prompt: (u64, u64),
+    debate_prompt: PromptTally,
 }
 
 impl Side {
-    fn new() -> Self {
-        Self {
-            decode: vec![],
-            four_way: vec![],
-            debate: vec![],
-            probe: vec![],
-            debate_prompt: (0, 0),
-        }
-    }
-
     async fn measure(
         &mut self,
         backend: &dyn ChatBackend,
@@ -87,16 +78,9 @@ impl Side {
         self.four_way.push(four);
         let (seconds, record) = timed(engine, DEBATE).await?;
         self.debate.push(seconds);
-        let accounting = &record["accounting"];
-        self.debate_prompt.0 += accounting["prompt_tokens"].as_u64().unwrap_or(0);
-        self.debate_prompt.1 += accounting["prompt_tokens_cached"].as_u64().unwrap_or(0);
+        self.debate_prompt.add(&record["accounting"]);
         self.probe.push(timed(engine, PROBE).await?.0);
         Ok(())
-    }
-
-    fn evaluated_share(&self) -> f64 {
-        let (sent, cached) = self.debate_prompt;
-        (sent - cached.min(sent)) as f64 / sent.max(1) as f64
     }
 }
 
@@ -156,7 +140,7 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
         opts.tokens
     );
     let home = ScratchHome::new("versus-server")?;
-    let (mut ours, mut theirs) = (Side::new(), Side::new());
+    let (mut ours, mut theirs) = (Side::default(), Side::default());
     // A fresh server and a fresh engine for every repetition: both keep prompt caches, and a
     // repetition that found the last one's conversations cached would measure nothing real.
     for _ in 0..opts.repeat {
@@ -241,14 +225,14 @@ pub async fn run(opts: &BenchOptions) -> Result<()> {
         false,
         Some(1.0),
     );
-    let share = ours.evaluated_share();
+    let share = ours.debate_prompt.evaluated_share();
     println!(
         "  prompt tokens evaluated per debate: embedded {:.0}% of {} sent (goal ≤ 55%: {}); llama-server {:.0}% of {} sent",
         share * 100.0,
-        ours.debate_prompt.0 / opts.repeat as u64,
+        ours.debate_prompt.sent / opts.repeat as u64,
         if share <= 0.55 { "met" } else { "MISSED" },
-        theirs.evaluated_share() * 100.0,
-        theirs.debate_prompt.0 / opts.repeat as u64,
+        theirs.debate_prompt.evaluated_share() * 100.0,
+        theirs.debate_prompt.sent / opts.repeat as u64,
     );
     compare(
         "Probe, 3 strategies × 5 samples, 48 tokens (seconds)",

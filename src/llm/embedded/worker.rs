@@ -372,7 +372,6 @@ pub(super) fn worker_main(
                 awaiting,
             });
         }
-        copy_from_donors(&mut slots, &mut ctx, &counters);
 
         // Drop cancelled requests before spending compute on them; what they evaluated stays
         // in their sequence for a later prompt to reuse.
@@ -391,6 +390,9 @@ pub(super) fn worker_main(
         if slots.is_empty() {
             continue;
         }
+        // After the cancels: a slot still waiting now has a live donor that is evaluating the
+        // tokens it waits for, so the step below always has work.
+        copy_from_donors(&mut slots, &mut ctx, &counters);
         counters
             .peak_batch
             .fetch_max(slots.len(), Ordering::Relaxed);
@@ -418,11 +420,6 @@ pub(super) fn worker_main(
                 break;
             }
             prompt_tokens += slot.feed(&mut batch, room);
-        }
-        if batch.n_tokens() == 0 {
-            // Only slots waiting for a donor that has just gone; they evaluate their own prompt.
-            copy_from_donors(&mut slots, &mut ctx, &counters);
-            continue;
         }
         match ctx.decode(&mut batch) {
             Ok(()) => {
@@ -501,29 +498,29 @@ fn copy_from_donors(slots: &mut [Slot], ctx: &mut LlamaContext, counters: &Count
             .iter()
             .find(|s| s.id == donor.id && !matches!(s.outcome, Some(Err(_))))
             .map(|s| (s.seq, s.kv.len() >= donor.tokens));
-        match source {
-            Some((_, false)) => continue,
-            Some((from, true)) => {
-                let slot = &mut slots[i];
-                let copied = ctx
-                    .state_seq_get(from, LlamaStateSeqFlags::default())
-                    .and_then(|state| ctx.state_seq_set(&state, slot.seq))
-                    .is_ok()
-                    && ctx
-                        .clear_kv_cache_seq(Some(slot.seq as u32), Some(donor.tokens as u32), None)
-                        .unwrap_or(false);
-                if copied {
-                    slot.kv = slot.prompt[..donor.tokens].to_vec();
-                    slot.reused = donor.tokens;
-                    counters.sequences_shared.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    // The sequence's old content is gone or unknown: evaluate from scratch.
-                    let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
-                    slot.kv.clear();
-                    slot.reused = 0;
-                }
+        // A donor that is gone (finished and handed back, cancelled) or failed: no copy.
+        if let Some((from, ready)) = source {
+            if !ready {
+                continue;
             }
-            None => {}
+            let slot = &mut slots[i];
+            let copied = ctx
+                .state_seq_get(from, LlamaStateSeqFlags::default())
+                .and_then(|state| ctx.state_seq_set(&state, slot.seq))
+                .is_ok()
+                && ctx
+                    .clear_kv_cache_seq(Some(slot.seq as u32), Some(donor.tokens as u32), None)
+                    .unwrap_or(false);
+            if copied {
+                slot.kv = slot.prompt[..donor.tokens].to_vec();
+                slot.reused = donor.tokens;
+                counters.sequences_shared.fetch_add(1, Ordering::Relaxed);
+            } else {
+                // The sequence's old content is gone or unknown: evaluate from scratch.
+                let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
+                slot.kv.clear();
+                slot.reused = 0;
+            }
         }
         slots[i].awaiting = None;
     }
